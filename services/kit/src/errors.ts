@@ -1,0 +1,35 @@
+import type { z } from 'zod';
+
+export interface FieldProblem {
+  field: string;
+  reason: string;
+}
+
+/** An error with an HTTP status and a JSON body; the HTTP bootstrap turns it into the response. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** 400 naming each field and the reason it was refused. */
+export function invalidRequest(problems: FieldProblem[]): HttpError {
+  const summary = problems.map((p) => `${p.field}: ${p.reason}`).join('; ');
+  return new HttpError(400, `invalid request: ${summary}`, { problems });
+}
+
+export function zodProblems(error: z.ZodError, where: string): FieldProblem[] {
+  return error.issues.map((issue) => ({
+    field: issue.path.length > 0 ? `${where}.${issue.path.join('.')}` : where,
+    reason: issue.message,
+  }));
+}
+
+/** 503 for writes while Kafka cannot take them. */
+export function unavailable(reason: string): HttpError {
+  return new HttpError(503, `kafka unavailable: ${reason}`, { retryable: true });
+}
