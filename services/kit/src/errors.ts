@@ -23,10 +23,12 @@ export function invalidRequest(problems: FieldProblem[]): HttpError {
 }
 
 export function zodProblems(error: z.ZodError, where: string): FieldProblem[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length > 0 ? `${where}.${issue.path.join('.')}` : where,
-    reason: issue.message,
-  }));
+  const field = (path: PropertyKey[]) => [where, ...path.map(String)].join('.');
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ field: field([...issue.path, key]), reason: 'unknown field' }))
+      : [{ field: field(issue.path), reason: issue.message }],
+  );
 }
 
 /** 503 for writes while Kafka cannot take them. */

@@ -1,0 +1,60 @@
+import { close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run } from '@bplab/kit';
+import { config } from './config.js';
+import { lagMetrics } from './metrics.js';
+import { Poller, readOffsets } from './poller.js';
+import { monitorRoutes } from './routes.js';
+import { LagTracker } from './tracker.js';
+
+run(async () => {
+  const service = config.SERVICE_NAME ?? 'lag-monitor';
+  const logger = createLogger(service, config.LOG_LEVEL);
+  const registry = createRegistry(service);
+  const metrics = lagMetrics(registry, config.GROUP_ID, config.TOPIC);
+  const thresholds = { lagWarning: config.LAG_WARNING, lagCritical: config.LAG_CRITICAL, rateWarning: config.RATE_WARNING };
+
+  const tracker = new LagTracker({
+    thresholds,
+    rateWindowMs: config.RATE_WINDOW_MS,
+    // Ten minutes of samples bound how far back the time-lag estimate can see.
+    sampleWindowMs: 600_000,
+    historySize: config.HISTORY_SIZE,
+    alertsSize: config.ALERTS_SIZE,
+  });
+  const kafka = createKafka(service, config.KAFKA_BROKERS, logger);
+  const admin = kafka.admin({ retry: { retries: 1 } });
+  const poller = new Poller(
+    admin,
+    () => readOffsets(admin, config.TOPIC, config.GROUP_ID),
+    (sample) => {
+      const previous = tracker.latest?.status;
+      const s = tracker.record(sample);
+      metrics.update(s);
+      if (previous !== undefined && previous !== s.status) logger.info({ from: previous, to: s.status, lag: s.total_lag }, 'lag status changed');
+    },
+    () => metrics.polls.inc({ ...metrics.labels, result: 'error' }),
+    config.POLL_INTERVAL_MS,
+    logger,
+  );
+
+  const app = createApp({
+    logger,
+    registry,
+    health: () => ({ healthy: poller.state.ok, kafka: poller.state, group: config.GROUP_ID, topic: config.TOPIC }),
+    routes: monitorRoutes({
+      group: config.GROUP_ID,
+      topic: config.TOPIC,
+      tracker,
+      poll: poller.state,
+      historySize: config.HISTORY_SIZE,
+      alertsSize: config.ALERTS_SIZE,
+      recommendContext: () => ({ thresholds, drainTargetSeconds: config.DRAIN_TARGET_SECONDS, perConsumerRate: tracker.perConsumerRate }),
+    }),
+  });
+  const server = await listen(app, config.PORT, logger);
+  poller.start();
+
+  onShutdown(logger, async () => {
+    await poller.stop();
+    await close(server);
+  });
+});

@@ -1,0 +1,44 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { STATUS_LEVEL, type LagSnapshot } from './lag.js';
+
+/** The seed's metric names, plus what the operator and the dashboard read. */
+export function lagMetrics(registry: Registry, group: string, topic: string) {
+  const labelNames = ['group', 'topic'] as const;
+  const gauge = (name: string, help: string, extra: string[] = []) => new Gauge({ name, help, labelNames: [...labelNames, ...extra], registers: [registry] });
+  const m = {
+    lagTotal: gauge('kafka_consumer_group_lag_total', 'Messages the group is behind, all partitions'),
+    lag: gauge('kafka_consumer_group_lag', 'Messages the group is behind, per partition', ['partition']),
+    lagSeconds: gauge('kafka_consumer_group_lag_seconds', 'Age of the oldest unprocessed message, estimated from offset history (max over partitions)'),
+    status: gauge('kafka_lag_status', 'Lag status: 0 ok, 1 warning, 2 critical'),
+    rateOfChange: gauge('kafka_lag_rate_of_change', 'Lag change in messages per second (positive: growing)'),
+    production: gauge('kafka_production_rate', 'Messages per second appended to the topic'),
+    consumption: gauge('kafka_consumption_rate', 'Messages per second committed by the group'),
+    partitions: gauge('kafka_topic_partitions', 'Partitions of the topic: the most consumers that can be busy'),
+    members: gauge('kafka_consumer_group_members', 'Members of the consumer group'),
+    lastSuccess: gauge('kafka_lag_monitor_last_success_timestamp_seconds', 'When the last poll of Kafka succeeded'),
+    polls: new Counter({ name: 'kafka_lag_monitor_polls_total', help: 'Polls of Kafka by result', labelNames: [...labelNames, 'result'], registers: [registry] }),
+  };
+  const labels = { group, topic };
+  m.polls.inc({ ...labels, result: 'error' }, 0);
+
+  return {
+    polls: m.polls,
+    labels,
+    update(s: LagSnapshot): void {
+      m.lagTotal.set(labels, s.total_lag);
+      m.lag.reset();
+      for (const p of s.partitions) m.lag.set({ ...labels, partition: String(p.partition) }, p.lag);
+      m.lagSeconds.set(labels, s.lag_seconds);
+      m.status.set(labels, STATUS_LEVEL[s.status]);
+      // Rates appear once two samples exist, rather than as a made-up zero.
+      if (s.rate_of_change !== null) m.rateOfChange.set(labels, s.rate_of_change);
+      if (s.production_rate !== null) m.production.set(labels, s.production_rate);
+      if (s.consumption_rate !== null) m.consumption.set(labels, s.consumption_rate);
+      m.partitions.set(labels, s.partition_count);
+      m.members.set(labels, s.members);
+      m.lastSuccess.set(labels, Date.parse(s.timestamp) / 1000);
+      m.polls.inc({ ...labels, result: 'ok' });
+    },
+  };
+}
+export type LagMetrics = ReturnType<typeof lagMetrics>;

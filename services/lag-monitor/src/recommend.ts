@@ -1,0 +1,89 @@
+import type { LagSnapshot, Thresholds } from './lag.js';
+
+export interface Recommendation {
+  severity: 'info' | 'warning' | 'critical';
+  action: string;
+  reason: string;
+  /** The consumer count this advice is about, when it is about one. */
+  suggested_consumers?: number;
+}
+
+export interface RecommendContext {
+  thresholds: Thresholds;
+  /** How fast a backlog should drain, for the capacity estimate. */
+  drainTargetSeconds: number;
+  /** The last per-consumer rate measured while consumers were saturated (lag > 0), if any. */
+  perConsumerRate: number | null;
+}
+
+/**
+ * Advice from one snapshot, in order of urgency. The capacity arithmetic is the seed's
+ * "1000 ms / processing time" generalised: consumers needed = (arrival rate + backlog / drain
+ * target) / per-consumer rate, and never more than one per partition.
+ */
+export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation[] {
+  const out: Recommendation[] = [];
+  const partitions = s.partition_count;
+  const growing = s.rate_of_change !== null && s.rate_of_change > 0;
+
+  if (s.members === 0) {
+    if (s.total_lag > 0) out.push({ severity: 'critical', action: 'Start a consumer: the group has no members', reason: `${s.total_lag} messages are waiting and nobody is consuming them` });
+    return out;
+  }
+  if (s.total_lag > 0 && s.consumption_rate === 0) {
+    out.push({
+      severity: 'warning',
+      action: 'Check the consumers: lag is not moving (paused or stuck?). POST /resume on a paused consumer',
+      reason: `lag is ${s.total_lag} and nothing was committed in the last rate window`,
+    });
+  }
+
+  if (ctx.perConsumerRate !== null && ctx.perConsumerRate > 0 && (growing || s.status !== 'ok')) {
+    const demand = (s.production_rate ?? 0) + s.total_lag / ctx.drainTargetSeconds;
+    const needed = Math.max(1, Math.ceil(demand / ctx.perConsumerRate));
+    if (needed > partitions) {
+      out.push({
+        severity: 'critical',
+        action: `Add partitions, speed processing up (POST /fast) or throttle the producer (POST /config rate_ms): even ${partitions} consumers cannot keep up`,
+        reason: `about ${needed} consumers at ${ctx.perConsumerRate} msg/s each would be needed, but ${partitions} partitions allow at most ${partitions} active consumers`,
+        suggested_consumers: partitions,
+      });
+    } else if (needed > s.members) {
+      out.push({
+        severity: s.status === 'critical' ? 'critical' : 'warning',
+        action: `Scale consumers from ${s.members} to ${needed}`,
+        reason: `production ${s.production_rate ?? 0} msg/s plus draining ${s.total_lag} messages in ${ctx.drainTargetSeconds} s needs ${round(demand)} msg/s; one consumer does ${ctx.perConsumerRate} msg/s`,
+        suggested_consumers: needed,
+      });
+    }
+  } else if (s.status !== 'ok' && s.members < partitions) {
+    out.push({
+      severity: s.status === 'critical' ? 'critical' : 'warning',
+      action: `Add consumers (up to ${partitions}, one per partition)`,
+      reason: `lag is ${s.total_lag}; no per-consumer rate measured yet to size the step`,
+      suggested_consumers: partitions,
+    });
+  }
+
+  if (s.members > partitions) {
+    out.push({ severity: 'info', action: `Remove ${s.members - partitions} consumer(s)`, reason: `${s.members} members share ${partitions} partitions: the extra ones sit idle` });
+  }
+  if (s.total_lag > 0 && s.rate_of_change !== null && s.rate_of_change < 0) {
+    out.push({ severity: 'info', action: 'Keep watching: lag is draining', reason: `about ${Math.ceil(s.total_lag / -s.rate_of_change)} s to zero at ${-s.rate_of_change} msg/s` });
+  }
+  if (out.length === 0) out.push({ severity: 'info', action: 'No action needed', reason: `lag ${s.total_lag} is under the warning threshold (${ctx.thresholds.lagWarning}) and not growing fast` });
+  return out;
+}
+
+/**
+ * Per-consumer throughput is only meaningful while consumers are busy: with no lag they are
+ * waiting for work, and their rate says nothing about their capacity.
+ */
+export function saturatedPerConsumerRate(s: LagSnapshot, previous: number | null): number | null {
+  if (s.total_lag > 0 && s.members > 0 && s.consumption_rate !== null && s.consumption_rate > 0) {
+    return round(s.consumption_rate / Math.min(s.members, s.partition_count));
+  }
+  return previous;
+}
+
+const round = (v: number) => Math.round(v * 100) / 100;

@@ -1,0 +1,65 @@
+import { HttpError, parse } from '@bplab/kit';
+import type { Express } from 'express';
+import { z } from 'zod';
+import type { LagSnapshot } from './lag.js';
+import type { PollState } from './poller.js';
+import { recommend, type RecommendContext } from './recommend.js';
+import type { LagTracker } from './tracker.js';
+
+export interface MonitorDeps {
+  group: string;
+  topic: string;
+  tracker: LagTracker;
+  poll: PollState;
+  historySize: number;
+  alertsSize: number;
+  recommendContext: () => RecommendContext;
+}
+
+export function monitorRoutes(deps: MonitorDeps) {
+  const { tracker, poll } = deps;
+  const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.historySize).default(Math.min(100, deps.historySize)) });
+  const alertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.alertsSize).default(deps.alertsSize) });
+
+  /** The latest snapshot, marked stale when the last poll failed; 503 before the first one. */
+  const current = (): LagSnapshot & { group: string; topic: string; stale: boolean } => {
+    if (!tracker.latest) throw new HttpError(503, `no lag sample yet: ${poll.last_error ?? 'first poll pending'}`, { retryable: true });
+    return { group: deps.group, topic: deps.topic, ...tracker.latest, stale: !poll.ok };
+  };
+
+  return (app: Express) => {
+    app.get('/lag', (_req, res) => {
+      res.json(current());
+    });
+    app.get('/lag/history', (req, res) => {
+      const { limit } = parse(historyQuery, req.query, 'query');
+      const points = tracker.history(limit).map(({ partitions: _partitions, ...point }) => point);
+      res.json({ group: deps.group, topic: deps.topic, count: points.length, points });
+    });
+    app.get('/alerts', (req, res) => {
+      const { limit } = parse(alertsQuery, req.query, 'query');
+      const alerts = tracker.alerts(limit);
+      res.json({ count: alerts.length, alerts });
+    });
+    app.get('/status', (_req, res) => {
+      const s = current();
+      res.json({
+        status: s.status,
+        total_lag: s.total_lag,
+        lag_seconds: s.lag_seconds,
+        rate_of_change: s.rate_of_change,
+        production_rate: s.production_rate,
+        consumption_rate: s.consumption_rate,
+        members: s.members,
+        partitions: s.partition_count,
+        stale: s.stale,
+        timestamp: s.timestamp,
+      });
+    });
+    app.get('/recommendations', (_req, res) => {
+      const s = current();
+      const ctx = deps.recommendContext();
+      res.json({ status: s.status, total_lag: s.total_lag, per_consumer_rate: ctx.perConsumerRate, recommendations: recommend(s, ctx) });
+    });
+  };
+}

@@ -1,0 +1,79 @@
+import { saturatedPerConsumerRate } from './recommend.js';
+import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type Thresholds } from './lag.js';
+
+export interface Alert {
+  timestamp: string;
+  from: LagStatus;
+  to: LagStatus;
+  total_lag: number;
+  rate_of_change: number | null;
+  message: string;
+}
+
+export interface TrackerOptions {
+  thresholds: Thresholds;
+  rateWindowMs: number;
+  /** Samples kept for time lag; older ones are dropped. */
+  sampleWindowMs: number;
+  historySize: number;
+  alertsSize: number;
+}
+
+/**
+ * Keeps the recent samples, the snapshot history and the alerts. No I/O: the poller calls
+ * `record` with each sample, so the bookkeeping is tested without Kafka.
+ */
+export class LagTracker {
+  private samples: OffsetSample[] = [];
+  private readonly historyRing: LagSnapshot[] = [];
+  private readonly alertRing: Alert[] = [];
+  latest: LagSnapshot | undefined;
+  /** Messages per second one consumer managed the last time consumers were saturated. */
+  perConsumerRate: number | null = null;
+
+  constructor(private readonly options: TrackerOptions) {}
+
+  record(sample: OffsetSample): LagSnapshot {
+    this.samples.push(sample);
+    this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
+    const next = snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs);
+    const alert = statusChange(this.latest, next);
+    if (alert) push(this.alertRing, alert, this.options.alertsSize);
+    push(this.historyRing, next, this.options.historySize);
+    this.latest = next;
+    this.perConsumerRate = saturatedPerConsumerRate(next, this.perConsumerRate);
+    return next;
+  }
+
+  history(limit: number): LagSnapshot[] {
+    return this.historyRing.slice(-limit);
+  }
+
+  alerts(limit: number): Alert[] {
+    return this.alertRing.slice(-limit).reverse();
+  }
+}
+
+/**
+ * An alert fires when the status changes, not on every poll over a threshold. The first
+ * snapshot raises one only if it is already not ok.
+ */
+export function statusChange(previous: LagSnapshot | undefined, next: LagSnapshot): Alert | undefined {
+  const from = previous?.status ?? 'ok';
+  if (from === next.status) return undefined;
+  const trend = next.rate_of_change === null ? '' : next.rate_of_change > 0 ? `, growing ${next.rate_of_change}/s` : `, shrinking ${-next.rate_of_change}/s`;
+  const verb = next.status === 'ok' ? 'recovered' : `is ${next.status}`;
+  return {
+    timestamp: next.timestamp,
+    from,
+    to: next.status,
+    total_lag: next.total_lag,
+    rate_of_change: next.rate_of_change,
+    message: `lag ${verb}: ${next.total_lag} messages behind${trend}`,
+  };
+}
+
+function push<T>(ring: T[], item: T, size: number): void {
+  ring.push(item);
+  if (ring.length > size) ring.splice(0, ring.length - size);
+}

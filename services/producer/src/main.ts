@@ -1,0 +1,49 @@
+import { hostname } from 'node:os';
+import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
+import { Partitioners } from 'kafkajs';
+import { AutoProducer } from './auto-producer.js';
+import { config } from './config.js';
+import { producerMetrics } from './metrics.js';
+import { producerRoutes } from './routes.js';
+import { OrderSender } from './sender.js';
+
+run(async () => {
+  const service = config.SERVICE_NAME ?? 'producer';
+  const producerId = `${service}-${hostname()}`;
+  const logger = createLogger(service, config.LOG_LEVEL);
+  const telemetry = startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const registry = createRegistry(service);
+  const metrics = producerMetrics(registry);
+
+  const kafka = createKafka(producerId, config.KAFKA_BROKERS, logger);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const probe = new BrokerProbe(kafka);
+  await probe.start();
+  // Connecting waits for the broker; the HTTP API comes up regardless and answers 503 meanwhile.
+  const connected = producer.connect().catch((err: unknown) => logger.warn({ err }, 'initial connect failed; sends will retry'));
+
+  const sender = new OrderSender(producer, config.TOPIC, telemetry.tracer, metrics, probe);
+  const auto = new AutoProducer(
+    { rate_ms: config.RATE_MS, batch_size: config.BATCH_SIZE, running: config.AUTO_START },
+    sender,
+    producerId,
+    metrics,
+    logger,
+  );
+  const app = createApp({
+    logger,
+    registry,
+    health: () => ({ healthy: probe.current.up, kafka: probe.current, auto_producer_running: auto.current.running }),
+    routes: producerRoutes({ producerId, topic: config.TOPIC, sender, auto, metrics }),
+  });
+  const server = await listen(app, config.PORT, logger);
+
+  onShutdown(logger, async () => {
+    await auto.stop();
+    await close(server);
+    await connected;
+    await producer.disconnect();
+    await probe.stop();
+    await telemetry.shutdown();
+  });
+});

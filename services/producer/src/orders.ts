@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+const PRODUCTS = ['keyboard', 'mouse', 'monitor', 'headset', 'webcam', 'dock', 'cable', 'laptop stand'];
+
+export interface Order {
+  id: string;
+  sequence: number;
+  timestamp: string;
+  customer_id: string;
+  product: string;
+  quantity: number;
+  amount: number;
+  producer: string;
+}
+
+/** Fields a client may set on POST /produce; everything else is generated. */
+export const orderOverrides = z.strictObject({
+  id: z.string().min(1).max(128).optional(),
+  customer_id: z.string().min(1).max(128).optional(),
+  product: z.string().min(1).max(128).optional(),
+  quantity: z.number().int().min(1).max(10_000).optional(),
+  amount: z.number().min(0).max(1_000_000).optional(),
+});
+export type OrderOverrides = z.infer<typeof orderOverrides>;
+
+/** Pure except for randomness, which the caller may pass in for tests. */
+export function buildOrder(
+  sequence: number,
+  producer: string,
+  overrides: OrderOverrides = {},
+  now = new Date(),
+  random: () => number = Math.random,
+): Order {
+  const quantity = overrides.quantity ?? 1 + Math.floor(random() * 5);
+  return {
+    id: overrides.id ?? randomUUID(),
+    sequence,
+    timestamp: now.toISOString(),
+    customer_id: overrides.customer_id ?? `customer-${1 + Math.floor(random() * 1000)}`,
+    product: overrides.product ?? PRODUCTS[Math.floor(random() * PRODUCTS.length)]!,
+    quantity,
+    amount: overrides.amount ?? Math.round(quantity * (5 + random() * 195) * 100) / 100,
+    producer,
+  };
+}
+
+/**
+ * The order id is the key: ids are random, so the default murmur2 partitioner spreads orders
+ * evenly over every partition, and all events of one order would still land on one partition.
+ */
+export function orderKey(order: Order): string {
+  return order.id;
+}

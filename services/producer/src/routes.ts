@@ -1,0 +1,83 @@
+import { body, parse } from '@bplab/kit';
+import type { Express } from 'express';
+import { z } from 'zod';
+import type { AutoProducer } from './auto-producer.js';
+import { burst } from './burst.js';
+import { buildOrder, orderOverrides } from './orders.js';
+import type { OrderSender } from './sender.js';
+import type { ProducerMetrics } from './metrics.js';
+
+/** Caps keep one request from tying the producer up for long: documented in the README. */
+export const LIMITS = { batchCount: 100_000, burstCount: 1_000_000, delayMs: 10_000, burstMs: 600_000, rateMs: 60_000, batchSize: 1_000 };
+
+const batchQuery = z.object({ count: z.coerce.number().int().min(1).max(LIMITS.batchCount).default(10) });
+const burstBody = z
+  .strictObject({
+    count: z.number().int().min(1).max(LIMITS.burstCount).default(100),
+    delay_ms: z.number().int().min(0).max(LIMITS.delayMs).default(10),
+  })
+  .refine((b) => b.count * b.delay_ms <= LIMITS.burstMs, {
+    path: ['delay_ms'],
+    message: `count x delay_ms must be at most ${LIMITS.burstMs} ms (10 minutes)`,
+  });
+const configBody = z.strictObject({
+  rate_ms: z.number().int().min(1).max(LIMITS.rateMs).optional(),
+  batch_size: z.number().int().min(1).max(LIMITS.batchSize).optional(),
+  running: z.boolean().optional(),
+});
+
+export interface ProducerDeps {
+  producerId: string;
+  topic: string;
+  sender: OrderSender;
+  auto: AutoProducer;
+  metrics: ProducerMetrics;
+}
+
+export function producerRoutes({ producerId, topic, sender, auto, metrics }: ProducerDeps) {
+  return (app: Express) => {
+    app.post('/produce', async (req, res) => {
+      const overrides = parse(orderOverrides, body(req), 'body');
+      const order = buildOrder(sender.nextSequence(), producerId, overrides);
+      const [ack] = await sender.send([order]);
+      res.status(201).json({ order, ...ack });
+    });
+
+    app.post('/produce/batch', async (req, res) => {
+      const { count } = parse(batchQuery, req.query, 'query');
+      const orders = Array.from({ length: count }, () => buildOrder(sender.nextSequence(), producerId));
+      await sender.send(orders);
+      res.status(201).json({ sent: count, first_sequence: orders[0]!.sequence, last_sequence: orders.at(-1)!.sequence });
+    });
+
+    app.post('/burst', async (req, res) => {
+      const { count, delay_ms } = parse(burstBody, body(req), 'body');
+      res.status(201).json(await burst(sender, producerId, count, delay_ms));
+    });
+
+    app.post('/start', (_req, res) => {
+      res.json(auto.configure({ running: true }));
+    });
+    app.post('/stop', (_req, res) => {
+      res.json(auto.configure({ running: false }));
+    });
+    app.post('/config', (req, res) => {
+      res.json(auto.configure(parse(configBody, body(req), 'body')));
+    });
+    app.get('/config', (_req, res) => {
+      res.json({ ...auto.current, topic, producer_id: producerId });
+    });
+
+    app.get('/stats', (_req, res) => {
+      const settings = auto.current;
+      res.json({
+        produced: sender.produced,
+        errors: sender.errors,
+        last_sequence: sender.lastSequence,
+        rate_10s: metrics.rate.rate(10),
+        rate_60s: metrics.rate.rate(60),
+        auto_producer: { ...settings, target_rate_per_sec: settings.running ? (settings.batch_size * 1000) / settings.rate_ms : 0 },
+      });
+    });
+  };
+}

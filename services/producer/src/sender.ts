@@ -1,0 +1,63 @@
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { traceHeaders, unavailable, type BrokerProbe, type Producer } from '@bplab/kit';
+import type { Order } from './orders.js';
+import { orderKey } from './orders.js';
+import type { ProducerMetrics } from './metrics.js';
+
+/**
+ * Sends orders and resolves only once Kafka has acknowledged them (acks=all): an order the API
+ * answered 201 for is never lost. A broker failure becomes a 503 for the caller.
+ */
+export class OrderSender {
+  private sequence = 0;
+  produced = 0;
+  errors = 0;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly tracer: Tracer,
+    private readonly metrics: ProducerMetrics,
+    private readonly probe: BrokerProbe,
+  ) {}
+
+  nextSequence(): number {
+    return ++this.sequence;
+  }
+
+  get lastSequence(): number {
+    return this.sequence;
+  }
+
+  /** Resolves with where each order landed, in order. */
+  async send(orders: Order[]): Promise<{ partition: number; offset: string }[]> {
+    if (orders.length === 0) return [];
+    const span = this.tracer.startSpan(`${this.topic} send`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': this.topic, 'messaging.batch.message_count': orders.length },
+    });
+    const headers = traceHeaders(trace.setSpan(context.active(), span));
+    const stopTimer = this.metrics.latency.startTimer();
+    try {
+      const acks = await this.producer.send({
+        topic: this.topic,
+        acks: -1,
+        messages: orders.map((order) => ({ key: orderKey(order), value: JSON.stringify(order), headers })),
+      });
+      stopTimer();
+      this.produced += orders.length;
+      this.metrics.produced.inc({ topic: this.topic }, orders.length);
+      this.metrics.rate.add(orders.length);
+      return acks.map((ack) => ({ partition: ack.partition, offset: ack.baseOffset ?? '' }));
+    } catch (err) {
+      this.errors += 1;
+      const reason = err instanceof Error ? err.name : 'unknown';
+      this.metrics.errors.inc({ topic: this.topic, reason });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+      this.probe.reportFailure(err);
+      throw unavailable(err instanceof Error ? err.message : String(err));
+    } finally {
+      span.end();
+    }
+  }
+}
