@@ -1,0 +1,217 @@
+import type { AutoscalerSpec } from './spec.js';
+
+export type { AutoscalerSpec } from './spec.js';
+
+/** One sample from the lag monitor, in the units the decision uses. */
+export interface MetricsSnapshot {
+  group: string;
+  topic: string;
+  totalLag: number;
+  partitionCount: number;
+  /** Messages per second; null until the lag monitor has two samples. */
+  productionRate: number | null;
+  consumptionRate: number | null;
+  /** Consumer group members. */
+  members: number;
+  /** When the lag monitor took the sample (ms since epoch). */
+  sampledAt: number;
+  /** The lag monitor's last poll of Kafka failed, so the figures are old. */
+  stale: boolean;
+}
+
+/**
+ * What the decision remembers between polls: raw recommendations for the stabilisation windows,
+ * scale events for the per-period step limits, and the last per-replica rate measured while the
+ * consumers were saturated.
+ */
+export interface ScalingHistory {
+  recommendations: { at: number; replicas: number }[];
+  scaleEvents: { at: number; from: number; to: number }[];
+  perReplicaRate: number | null;
+}
+
+export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null };
+
+export type Limit = 'partitions' | 'maxReplicas' | 'minReplicas';
+
+export interface Decision {
+  desiredReplicas: number;
+  reason: string;
+  /** False when the decision held the current count without a recommendation (no or stale metrics, paused). */
+  recommended: boolean;
+  /** The recommendation before stabilisation and step limits, already within the bounds. */
+  recommendation: number | null;
+  lagReplicas: number | null;
+  capacityReplicas: number | null;
+  perReplicaRate: number | null;
+  /** The bound that cut the raw recommendation, if any. */
+  limitedBy: Limit | null;
+}
+
+export interface DecisionInput {
+  snapshot: MetricsSnapshot | null;
+  currentReplicas: number;
+  spec: AutoscalerSpec;
+  history: ScalingHistory;
+  now: number;
+}
+
+/**
+ * The capacity rule's tolerance, as the HPA's: a need within 10 % of a whole replica does not
+ * ask for another one, so measurement noise at steady load never adds a consumer.
+ */
+export const CAPACITY_TOLERANCE = 0.1;
+
+/** A sample older than this is not acted on: three poll intervals, at least 10 s. */
+export function stalenessBoundMs(spec: AutoscalerSpec): number {
+  return Math.max(3 * spec.pollIntervalSeconds, 10) * 1000;
+}
+
+/** [lower, upper] for the replica count: upper is min(max, partitions) unless idle consumers are allowed. */
+export function replicaBounds(spec: AutoscalerSpec, partitionCount: number): { lower: number; upper: number } {
+  const upper = spec.allowIdleConsumers ? spec.maxReplicas : Math.min(spec.maxReplicas, partitionCount);
+  // A minimum above the partition count would only add idle consumers: the partition cap wins.
+  return { lower: Math.min(spec.minReplicas, upper), upper };
+}
+
+/**
+ * The per-replica consumption rate, measured only while the consumers are saturated (lag > 0)
+ * and actually consuming; otherwise the last such figure stands.
+ */
+export function perReplicaRate(snapshot: MetricsSnapshot, previous: number | null): number | null {
+  const { totalLag, consumptionRate, members } = snapshot;
+  if (totalLag > 0 && consumptionRate !== null && consumptionRate > 0 && members > 0) return consumptionRate / members;
+  return previous;
+}
+
+export function decide({ snapshot, currentReplicas, spec, history, now }: DecisionInput): Decision {
+  const hold = (reason: string): Decision => ({
+    desiredReplicas: currentReplicas,
+    reason,
+    recommended: false,
+    recommendation: null,
+    lagReplicas: null,
+    capacityReplicas: null,
+    perReplicaRate: history.perReplicaRate,
+    limitedBy: null,
+  });
+  if (spec.paused) return hold('paused');
+  if (snapshot === null) return hold('metrics unavailable');
+  if (snapshot.stale || now - snapshot.sampledAt > stalenessBoundMs(spec)) return hold('metrics stale');
+  if (snapshot.partitionCount < 1) return hold('metrics unavailable: topic has no partitions');
+
+  const rate = perReplicaRate(snapshot, history.perReplicaRate);
+  const lagReplicas = Math.ceil(snapshot.totalLag / spec.lagThreshold);
+  let capacityReplicas: number | null = null;
+  const reasons: string[] = [];
+  if (rate !== null) {
+    const arrival = snapshot.productionRate ?? 0;
+    const need = (arrival + snapshot.totalLag / spec.targetDrainSeconds) / rate;
+    capacityReplicas = Math.max(0, Math.ceil(need - CAPACITY_TOLERANCE));
+    reasons.push(
+      capacityReplicas > lagReplicas
+        ? `capacity: (${fmt(arrival)} msg/s + lag ${snapshot.totalLag} / ${spec.targetDrainSeconds} s) / ${fmt(rate)} msg/s per replica needs ${capacityReplicas}`
+        : `lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${lagReplicas}`,
+    );
+  } else {
+    reasons.push(`lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${lagReplicas}`);
+  }
+  const raw = Math.max(lagReplicas, capacityReplicas ?? 0);
+
+  const { lower, upper } = replicaBounds(spec, snapshot.partitionCount);
+  let limitedBy: Limit | null = null;
+  if (raw > upper) {
+    limitedBy = upper === spec.maxReplicas ? 'maxReplicas' : 'partitions';
+    reasons.push(limitedBy === 'partitions' ? `capped at ${upper} partitions` : `capped at maxReplicas ${upper}`);
+  } else if (raw < lower) {
+    limitedBy = 'minReplicas';
+    reasons.push(`raised to minReplicas ${lower}`);
+  }
+  const recommendation = clamp(raw, lower, upper);
+
+  let desired = stabilise(recommendation, currentReplicas, spec, history, now);
+  if (desired !== recommendation) {
+    const which = desired > recommendation ? spec.scaleDown : spec.scaleUp;
+    reasons.push(`held at ${desired} by the ${which.stabilizationWindowSeconds} s ${desired > recommendation ? 'scale-down' : 'scale-up'} window`);
+  }
+  const stepped = limitStep(desired, currentReplicas, spec, history, now);
+  if (stepped !== desired) reasons.push(`step limited to ${stepped}`);
+  // The bounds win over everything: a lowered maxReplicas or partition count applies at once.
+  desired = clamp(stepped, lower, upper);
+
+  return {
+    desiredReplicas: desired,
+    reason: reasons.join('; '),
+    recommended: true,
+    recommendation,
+    lagReplicas,
+    capacityReplicas,
+    perReplicaRate: rate,
+    limitedBy,
+  };
+}
+
+/**
+ * HPA's stabilisation: scale up only to the lowest recommendation inside the scale-up window,
+ * down only to the highest inside the scale-down window (the current one included), so a
+ * short dip in lag never removes consumers that the next burst needs.
+ */
+function stabilise(recommendation: number, current: number, spec: AutoscalerSpec, history: ScalingHistory, now: number): number {
+  const within = (seconds: number) =>
+    history.recommendations.filter((r) => now - r.at < seconds * 1000).map((r) => r.replicas);
+  const upCandidate = Math.min(recommendation, ...within(spec.scaleUp.stabilizationWindowSeconds));
+  const downCandidate = Math.max(recommendation, ...within(spec.scaleDown.stabilizationWindowSeconds));
+  if (upCandidate > current) return upCandidate;
+  if (downCandidate < current) return downCandidate;
+  return current;
+}
+
+/** At most maxStep replicas added (removed) relative to the count at the start of the period. */
+function limitStep(desired: number, current: number, spec: AutoscalerSpec, history: ScalingHistory, now: number): number {
+  const rules = desired > current ? spec.scaleUp : spec.scaleDown;
+  if (desired === current || rules.maxStep === undefined) return desired;
+  const inPeriod = history.scaleEvents.filter((e) => now - e.at < rules.periodSeconds * 1000);
+  const periodStart = inPeriod.length > 0 ? inPeriod[0]!.from : current;
+  return desired > current
+    ? Math.min(desired, Math.max(current, periodStart + rules.maxStep))
+    : Math.max(desired, Math.min(current, periodStart - rules.maxStep));
+}
+
+/**
+ * The history after a decision: its recommendation and per-replica rate, the scale it caused
+ * (if the target accepted it), and nothing older than the longest window or period.
+ */
+export function updateHistory(
+  history: ScalingHistory,
+  decision: Decision,
+  spec: AutoscalerSpec,
+  now: number,
+  scaled: { from: number; to: number } | null,
+): ScalingHistory {
+  const keepMs =
+    1000 *
+    Math.max(
+      spec.scaleUp.stabilizationWindowSeconds,
+      spec.scaleDown.stabilizationWindowSeconds,
+      spec.scaleUp.periodSeconds,
+      spec.scaleDown.periodSeconds,
+    );
+  const recent = <T extends { at: number }>(items: T[]) => items.filter((item) => now - item.at < keepMs);
+  return {
+    recommendations: recent(
+      decision.recommendation === null
+        ? history.recommendations
+        : [...history.recommendations, { at: now, replicas: decision.recommendation }],
+    ),
+    scaleEvents: recent(scaled === null ? history.scaleEvents : [...history.scaleEvents, { at: now, ...scaled }]),
+    perReplicaRate: decision.perReplicaRate,
+  };
+}
+
+function clamp(value: number, lower: number, upper: number): number {
+  return Math.min(upper, Math.max(lower, value));
+}
+
+function fmt(value: number): string {
+  return String(Math.round(value * 100) / 100);
+}

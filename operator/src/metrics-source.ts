@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { MetricsSnapshot } from './decide.js';
+
+/** The lag monitor's GET /lag body: only the fields the decision needs are checked and mapped. */
+const rate = z.number().nonnegative().nullable();
+export const lagReportSchema = z.object({
+  group: z.string(),
+  topic: z.string(),
+  total_lag: z.number().int().nonnegative(),
+  partitions: z.array(
+    z.object({ partition: z.number().int(), end_offset: z.number(), committed_offset: z.number(), lag: z.number() }),
+  ),
+  partition_count: z.number().int().nonnegative(),
+  status: z.enum(['ok', 'warning', 'critical']),
+  rate_of_change: z.number().nullable(),
+  production_rate: rate,
+  consumption_rate: rate,
+  members: z.number().int().nonnegative(),
+  timestamp: z.iso.datetime({ offset: true }),
+  stale: z.boolean(),
+});
+export type LagReport = z.infer<typeof lagReportSchema>;
+
+export function toSnapshot(report: LagReport): MetricsSnapshot {
+  return {
+    group: report.group,
+    topic: report.topic,
+    totalLag: report.total_lag,
+    partitionCount: report.partition_count,
+    productionRate: report.production_rate,
+    consumptionRate: report.consumption_rate,
+    members: report.members,
+    sampledAt: Date.parse(report.timestamp),
+    stale: report.stale,
+  };
+}
+
+/** A failed read names what went wrong, so it can go into a condition message as is. */
+export class MetricsUnavailableError extends Error {}
+
+/**
+ * Reads `<baseUrl>/lag` with a timeout and checks that it reports the expected topic and group
+ * (a lag monitor watching another group must not drive this target).
+ */
+export async function readLag(
+  baseUrl: string,
+  expected: { topic: string; consumerGroup: string },
+  timeoutMs: number,
+): Promise<MetricsSnapshot> {
+  const url = `${baseUrl.replace(/\/+$/, '')}/lag`;
+  let body: unknown;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    if (!response.ok) throw new MetricsUnavailableError(`GET ${url}: HTTP ${response.status}`);
+    body = await response.json();
+  } catch (err) {
+    if (err instanceof MetricsUnavailableError) throw err;
+    const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    throw new MetricsUnavailableError(`GET ${url}: ${reason}`);
+  }
+  const parsed = lagReportSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
+    throw new MetricsUnavailableError(`GET ${url}: unexpected body (${problems.join('; ')})`);
+  }
+  const report = parsed.data;
+  if (report.topic !== expected.topic || report.group !== expected.consumerGroup) {
+    throw new MetricsUnavailableError(
+      `GET ${url}: reports group ${report.group} on topic ${report.topic}, expected group ${expected.consumerGroup} on topic ${expected.topic}`,
+    );
+  }
+  return toSnapshot(report);
+}
