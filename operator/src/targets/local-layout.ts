@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+
+/**
+ * Where local consumer processes keep their pid files and logs, shared by the operator's local
+ * mode and the lab's scripts: consumer <n> (1-based) listens on basePort + n - 1, is named
+ * consumer-<n>, writes its pid to <runDir>/consumer-<n>.pid and logs to <logDir>/consumer-<n>.log.
+ * A process counts as a replica while its pid file names a live process, whoever started it.
+ */
+export const LOCAL_LAYOUT = {
+  runDir: '.lab/run',
+  logDir: '.lab/logs',
+  basePort: 8001,
+  consumerEntry: 'services/consumer/dist/main.js',
+} as const;
+
+export const consumerId = (n: number) => `consumer-${n}`;
+export const consumerPort = (basePort: number, n: number) => basePort + n - 1;
+export const consumerPidFile = (runDir: string, n: number) => join(runDir, `${consumerId(n)}.pid`);
+export const consumerLogFile = (logDir: string, n: number) => join(logDir, `${consumerId(n)}.log`);
+export const PID_FILE_PATTERN = /^consumer-(\d+)\.pid$/;
+
+/** The environment a local consumer inherits from the operator (PORT and CONSUMER_ID are set per process). */
+export const PASSTHROUGH_ENV = [
+  'PATH',
+  'HOME',
+  'KAFKA_BROKERS',
+  'TOPIC',
+  'GROUP_ID',
+  'SINK_TOPIC',
+  'PROCESSING_TIME_MS',
+  'SESSION_TIMEOUT_MS',
+  'HEARTBEAT_INTERVAL_MS',
+  'LOG_LEVEL',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+] as const;
+
+/** Paths of the layout under a repository root. */
+export function localPaths(repoRoot: string) {
+  return {
+    runDir: join(repoRoot, LOCAL_LAYOUT.runDir),
+    logDir: join(repoRoot, LOCAL_LAYOUT.logDir),
+    consumerEntry: join(repoRoot, LOCAL_LAYOUT.consumerEntry),
+  };
+}
