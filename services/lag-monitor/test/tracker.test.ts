@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { OffsetSample } from '../src/lag.js';
+import { LagTracker } from '../src/tracker.js';
+
+const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, historySize: 3, alertsSize: 2 };
+const sample = (at: number, end: number, committed: number): OffsetSample => ({
+  at,
+  partitions: [{ partition: 0, start_offset: 0, end_offset: end, committed_offset: committed }],
+  members: 1,
+  group_state: 'Stable',
+});
+
+describe('LagTracker', () => {
+  it('raises an alert on each status change, not on every poll over a threshold', () => {
+    const t = new LagTracker(options);
+    const lags = [0, 150, 160, 170, 600, 700, 50, 40];
+    lags.forEach((lag, i) => t.record(sample(i * 1000, 1000 + lag, 1000)));
+    expect(t.alerts(10).map((a) => `${a.from}->${a.to}`)).toEqual(['critical->ok', 'warning->critical']);
+  });
+
+  it('keeps bounded history, newest last', () => {
+    const t = new LagTracker(options);
+    for (let i = 0; i < 5; i++) t.record(sample(i * 1000, 1000 + i, 1000));
+    expect(t.history(10).map((s) => s.total_lag)).toEqual([2, 3, 4]);
+    expect(t.history(1).map((s) => s.total_lag)).toEqual([4]);
+  });
+
+  it('learns the per-consumer rate only while consumers are saturated, and keeps it', () => {
+    const t = new LagTracker(options);
+    t.record(sample(0, 1000, 0));
+    t.record(sample(2000, 1000, 20)); // lag > 0: 10 msg/s by one consumer
+    expect(t.perConsumerRate).toBe(10);
+    t.record(sample(4000, 1000, 1000)); // caught up: the rate of this step is not capacity
+    t.record(sample(6000, 1001, 1001));
+    expect(t.perConsumerRate).toBe(10);
+  });
+
+  it('alerts on the first snapshot only when it is already not ok', () => {
+    const quiet = new LagTracker(options);
+    quiet.record(sample(0, 10, 10));
+    expect(quiet.alerts(10)).toEqual([]);
+    const loud = new LagTracker(options);
+    loud.record(sample(0, 1000, 0));
+    expect(loud.alerts(10)[0]).toMatchObject({ from: 'ok', to: 'critical', total_lag: 1000 });
+  });
+});
