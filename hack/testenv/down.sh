@@ -8,11 +8,11 @@ stop() {
   local name=$1 pid_file="$TESTENV_STATE/$1.pid" pid
   [[ -f "$pid_file" ]] || return 0
   pid=$(cat "$pid_file")
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$pid"; then
     log "stopping $name (pid $pid)"
     kill -TERM "$pid"
     local deadline=$((SECONDS + 20))
-    while kill -0 "$pid" 2>/dev/null; do
+    while pid_alive "$pid"; do
       if (( SECONDS >= deadline )); then
         log "$name did not exit within 20 s; killing it"
         kill -KILL "$pid" 2>/dev/null || true

@@ -15,7 +15,7 @@ STATE="$TESTENV_STATE"
 PKI="$STATE/pki"
 mkdir -p "$PKI"
 
-alive() { [[ -f "$STATE/$1.pid" ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+alive() { [[ -f "$STATE/$1.pid" ]] && pid_alive "$(cat "$STATE/$1.pid")"; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start <name> <command...>: runs it in its own session (a Ctrl-C in the caller's terminal or a test

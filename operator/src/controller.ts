@@ -108,9 +108,12 @@ export class Controller {
       this.informer.off('error', onError);
     }
     if (!failed) {
+      const recovered = this.watchFailures > 0;
       this.watching = true;
       this.watchFailures = 0;
-      this.options.logger.info({ namespace: this.options.namespace }, 'watching LagAutoscalers');
+      this.options.logger.info({ namespace: this.options.namespace, recovered }, 'watching LagAutoscalers');
+      // The apiserver answers again: loops in backoff need not wait out their delay.
+      if (recovered) for (const entry of this.entries.values()) entry.loop?.kick();
     }
   }
 

@@ -46,8 +46,12 @@ export interface LoopOptions {
   now?: () => number;
 }
 
-/** Delay after consecutive apiserver failures: doubles from the poll interval up to this. */
-export const MAX_BACKOFF_MS = 30_000;
+/**
+ * Delay after consecutive apiserver failures: doubles from the poll interval up to this. Kept
+ * short because a retry is one cheap GET, and the controller wakes the loops as soon as its
+ * watch reconnects anyway.
+ */
+export const MAX_BACKOFF_MS = 10_000;
 
 export interface LoopView {
   namespace: string;
@@ -90,6 +94,11 @@ export class AutoscalerLoop {
     this.stopped = true;
     this.wake?.();
     await this.running;
+  }
+
+  /** Reconciles now instead of at the end of the current wait (e.g. the apiserver is back). */
+  kick(): void {
+    this.wake?.();
   }
 
   view(): LoopView {

@@ -4,6 +4,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@bplab/kit';
 import type { ScaleTarget } from '../loop.js';
+import { isAlive } from './pid.js';
 import { consumerId, consumerLogFile, consumerPidFile, consumerPort, PASSTHROUGH_ENV, PID_FILE_PATTERN } from './local-layout.js';
 
 export interface ProcessTargetOptions {
@@ -102,16 +103,6 @@ export class ProcessTarget implements ScaleTarget {
     }
     await rm(consumerPidFile(runDir, n), { force: true });
     logger.info({ consumer: consumerId(n), pid }, 'stopped consumer');
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, but someone else's: still a consumer for the count.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
