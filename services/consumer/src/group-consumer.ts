@@ -91,8 +91,9 @@ export class GroupConsumer {
   }
 
   /** Finishes the message in hand (its commit included) and leaves the group. */
-  async stop(): Promise<void> {
+  async stop(drain: () => Promise<void>): Promise<void> {
     this.stopped = true;
+    await drain();
     await this.consumer.disconnect();
     this.state.assigned_partitions = [];
     this.metrics.assigned.set({ consumer: this.consumerId }, 0);

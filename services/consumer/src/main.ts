@@ -49,7 +49,7 @@ run(async () => {
   const started = group.start(processor.handle, () => sinkProducer.connect());
 
   onShutdown(logger, async () => {
-    await group.stop();
+    await group.stop(() => processor.drain());
     await started;
     await sinkProducer.disconnect();
     await close(server);

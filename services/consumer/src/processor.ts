@@ -15,6 +15,8 @@ export interface ProcessorSettings {
 export class Processor {
   processed = 0;
   lastProcessedAt: string | undefined;
+  private inHand: Promise<void> | undefined;
+  private draining = false;
 
   constructor(
     readonly settings: ProcessorSettings,
@@ -26,7 +28,23 @@ export class Processor {
     private readonly logger: Logger,
   ) {}
 
-  readonly handle = async ({ topic, partition, message }: EachMessagePayload): Promise<void> => {
+  /**
+   * Finishes the message in hand and takes no more. kafkajs's disconnect does not wait for a
+   * running eachMessage, so without this a SIGTERM could exit between sink write and commit.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.inHand?.catch(() => {});
+  }
+
+  readonly handle = async (payload: EachMessagePayload): Promise<void> => {
+    // Refused before any side effect: the message stays uncommitted and goes to another member.
+    if (this.draining) throw new Error('consumer is shutting down');
+    this.inHand = this.process(payload);
+    await this.inHand;
+  };
+
+  private async process({ topic, partition, message }: EachMessagePayload): Promise<void> {
     // The producer's span is the parent: one trace runs from POST /produce to the sink write.
     const parent = contextFromHeaders(message.headers);
     const span = this.tracer.startSpan(
@@ -64,7 +82,7 @@ export class Processor {
     } finally {
       span.end();
     }
-  };
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
