@@ -25,11 +25,11 @@ export interface Lab {
  * pair of their own. Consumers use the minimum session timeout the broker allows, so a killed
  * consumer's partitions move on within seconds.
  */
-export async function startLab(prefix: string, opts: { consumers?: number; consumerEnv?: Record<string, string>; brokers?: string } = {}): Promise<Lab> {
+export async function startLab(prefix: string, opts: { consumers?: number; consumerEnv?: Record<string, string>; producerEnv?: Record<string, string>; brokers?: string } = {}): Promise<Lab> {
   const brokers = opts.brokers ?? inject('kafkaBrokers');
   const { topic, sink, group } = await createTopics(brokers, prefix);
   const common = { KAFKA_BROKERS: brokers, TOPIC: topic, GROUP_ID: group };
-  const producer = await startService('producer', common, `${prefix}-producer`);
+  const producer = await startService('producer', { ...common, ...opts.producerEnv }, `${prefix}-producer`);
   const monitor = await startService('lag-monitor', { ...common, POLL_INTERVAL_MS: '250', RATE_WINDOW_MS: '2000' }, `${prefix}-lag-monitor`);
   const consumers: RunningService[] = [];
   const addConsumer = async (env: Record<string, string> = {}, index = consumers.length + 1) => {
