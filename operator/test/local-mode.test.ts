@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -84,6 +85,7 @@ describe('local mode', () => {
     }
     lagServer.closeAllConnections();
     await new Promise<void>((resolve) => lagServer.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('the repo\'s local-autoscaler.yaml and crd/example.yaml are valid', async () => {
