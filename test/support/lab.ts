@@ -42,6 +42,10 @@ export async function startLab(prefix: string, opts: { consumers?: number; consu
     return consumer;
   };
   for (let i = 0; i < (opts.consumers ?? 1); i++) await addConsumer();
+  // Healthy means connected: the consumers have joined the group and the monitor has polled.
+  for (const service of [producer, monitor, ...consumers]) {
+    await vi.waitFor(async () => expect((await fetch(`${service.url}/health`)).status).toBe(200), { timeout: 30_000, interval: 100 });
+  }
   return {
     brokers,
     topic,
