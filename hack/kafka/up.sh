@@ -7,7 +7,7 @@ LIB=$("$REPO_ROOT/hack/kafka/fetch.sh")
 PID_FILE="$KAFKA_STATE/kafka.pid"
 cli() { "$REPO_ROOT/hack/kafka/cli.sh" "$@"; }
 
-if [[ -f "$PID_FILE" ]] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
+if [[ -f "$PID_FILE" ]] && pid_alive "$(cat "$PID_FILE")"; then
   log "Kafka already running on $KAFKA_BOOTSTRAP (pid $(cat "$PID_FILE"))"
 else
   if (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; then

@@ -19,3 +19,38 @@ wait_until() {
     sleep 1
   done
 }
+
+# A process counts as alive unless gone or a zombie: where PID 1 does not reap orphans (some
+# containers, this CI machine), a stopped daemon stays a zombie and kill -0 alone still succeeds.
+pid_alive() {
+  local stat
+  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n "$stat" && "$stat" != Z* ]]
+}
+
+# stop_pid_files <seconds> <pid file>...: SIGTERM every live pid named by the files, wait up to
+# <seconds> for all of them to exit, SIGKILL what is left, and remove the files.
+stop_pid_files() {
+  local timeout=$1; shift
+  local pids=() names=() f pid
+  for f in "$@"; do
+    [[ -f "$f" ]] || continue
+    pid=$(cat "$f")
+    if pid_alive "$pid"; then kill -TERM "$pid" 2>/dev/null && pids+=("$pid") && names+=("$(basename "$f" .pid)"); fi
+    rm -f "$f"
+  done
+  (( ${#pids[@]} )) || return 0
+  log "stopping ${names[*]}"
+  local deadline=$((SECONDS + timeout)) p left
+  while :; do
+    left=()
+    for p in "${pids[@]}"; do pid_alive "$p" && left+=("$p"); done
+    (( ${#left[@]} )) || return 0
+    if (( SECONDS >= deadline )); then
+      log "still running after ${timeout}s, killing pid(s) ${left[*]}"
+      kill -KILL "${left[@]}" 2>/dev/null || true
+      return 0
+    fi
+    sleep 0.2
+  done
+}

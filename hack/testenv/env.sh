@@ -8,11 +8,3 @@ TESTENV_ETCD_PEER_PORT="${TESTENV_ETCD_PEER_PORT:-2380}"
 TESTENV_APISERVER_PORT="${TESTENV_APISERVER_PORT:-6443}"
 TESTENV_KCM_PORT="${TESTENV_KCM_PORT:-10257}"
 TESTENV_KUBECONFIG="$TESTENV_STATE/kubeconfig"
-
-# A process counts as alive unless gone or a zombie: where PID 1 does not reap orphans (some
-# containers), a stopped daemon stays a zombie and kill -0 alone would still succeed.
-pid_alive() {
-  local stat
-  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
-  [[ -n "$stat" && "$stat" != Z* ]]
-}

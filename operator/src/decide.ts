@@ -28,9 +28,11 @@ export interface ScalingHistory {
   recommendations: { at: number; replicas: number }[];
   scaleEvents: { at: number; from: number; to: number }[];
   perReplicaRate: number | null;
+  /** The last time lag was at least one replica's worth (lagThreshold). */
+  lastBacklogAt: number | null;
 }
 
-export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null };
+export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null, lastBacklogAt: null };
 
 export type Limit = 'partitions' | 'maxReplicas' | 'minReplicas';
 
@@ -46,6 +48,8 @@ export interface Decision {
   perReplicaRate: number | null;
   /** The bound that cut the raw recommendation, if any. */
   limitedBy: Limit | null;
+  /** Lag was at least lagThreshold: a backlog is (still) draining. */
+  backlog: boolean;
 }
 
 export interface DecisionInput {
@@ -75,12 +79,34 @@ export function replicaBounds(spec: AutoscalerSpec, partitionCount: number): { l
 }
 
 /**
- * The per-replica consumption rate, measured only while the consumers are saturated (lag > 0)
- * and actually consuming; otherwise the last such figure stands.
+ * After a scale the group rebalances and consumption stalls for a moment; the lag monitor's rate
+ * window still holds that stall for a while. No per-replica figure is taken until it has passed.
  */
-export function perReplicaRate(snapshot: MetricsSnapshot, previous: number | null): number | null {
-  const { totalLag, consumptionRate, members } = snapshot;
-  if (totalLag > 0 && consumptionRate !== null && consumptionRate > 0 && members > 0) return consumptionRate / members;
+export const SETTLE_AFTER_SCALE_MS = 15_000;
+
+/**
+ * The per-replica consumption rate, measured only while the consumers are saturated; otherwise
+ * the last such figure stands. Saturated means all of:
+ * - a backlog of at least one replica's worth (lagThreshold): at light load lag blips to 1 or 2
+ *   (the message in hand counts), and consumption there is the arrival rate, not capacity;
+ * - as many group members as the target has replicas: nobody is joining or leaving;
+ * - no scale within SETTLE_AFTER_SCALE_MS, so no rebalance stall sits in the rate window;
+ * - some consumption (a paused group says nothing about capacity).
+ * Without these, every scale-up's rebalance lowers the figure, which asks for more replicas:
+ * a runaway to the maximum under steady light load (seen in the demo before this rule).
+ */
+export function perReplicaRate(
+  snapshot: MetricsSnapshot,
+  previous: number | null,
+  context: { currentReplicas: number; lagThreshold: number; lastScaleAt: number | null; now: number },
+): number | null {
+  const { totalLag, consumptionRate, members, partitionCount } = snapshot;
+  const settled = context.lastScaleAt === null || context.now - context.lastScaleAt >= SETTLE_AFTER_SCALE_MS;
+  const saturated = totalLag >= context.lagThreshold && members === context.currentReplicas && settled;
+  if (saturated && consumptionRate !== null && consumptionRate > 0 && members > 0) {
+    // More members than partitions leaves the extra ones idle: only the busy ones count.
+    return consumptionRate / Math.min(members, partitionCount);
+  }
   return previous;
 }
 
@@ -94,13 +120,15 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: null,
     perReplicaRate: history.perReplicaRate,
     limitedBy: null,
+    backlog: false,
   });
   if (spec.paused) return hold('paused');
   if (snapshot === null) return hold('metrics unavailable');
   if (snapshot.stale || now - snapshot.sampledAt > stalenessBoundMs(spec)) return hold('metrics stale');
   if (snapshot.partitionCount < 1) return hold('metrics unavailable: topic has no partitions');
 
-  const rate = perReplicaRate(snapshot, history.perReplicaRate);
+  const lastScaleAt = history.scaleEvents.at(-1)?.at ?? null;
+  const rate = perReplicaRate(snapshot, history.perReplicaRate, { currentReplicas, lagThreshold: spec.lagThreshold, lastScaleAt, now });
   const lagReplicas = Math.ceil(snapshot.totalLag / spec.lagThreshold);
   let capacityReplicas: number | null = null;
   const reasons: string[] = [];
@@ -129,8 +157,13 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   }
   const recommendation = clamp(raw, lower, upper);
 
+  const backlog = snapshot.totalLag >= spec.lagThreshold;
+  const lastBacklogAt = backlog ? now : history.lastBacklogAt;
   let desired = stabilise(recommendation, currentReplicas, spec, history, now);
-  if (desired !== recommendation) {
+  if (desired < currentReplicas && lastBacklogAt !== null && now - lastBacklogAt < spec.scaleDown.stabilizationWindowSeconds * 1000) {
+    desired = currentReplicas;
+    reasons.push(`held at ${desired} until lag has stayed under ${spec.lagThreshold} for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`);
+  } else if (desired !== recommendation) {
     const which = desired > recommendation ? spec.scaleDown : spec.scaleUp;
     reasons.push(`held at ${desired} by the ${which.stabilizationWindowSeconds} s ${desired > recommendation ? 'scale-down' : 'scale-up'} window`);
   }
@@ -148,13 +181,17 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas,
     perReplicaRate: rate,
     limitedBy,
+    backlog,
   };
 }
 
 /**
  * HPA's stabilisation: scale up only to the lowest recommendation inside the scale-up window,
  * down only to the highest inside the scale-down window (the current one included), so a
- * short dip in lag never removes consumers that the next burst needs.
+ * short dip in lag never removes consumers that the next burst needs. decide() adds one rule the
+ * HPA lacks: no scale-down until lag has stayed below one replica's worth for the whole window.
+ * Without it a draining backlog steps replicas down one at a time (6, 5, 4, ...), and with
+ * Kafka's eager rebalancing every step stops the whole group; with it, one step down.
  */
 function stabilise(recommendation: number, current: number, spec: AutoscalerSpec, history: ScalingHistory, now: number): number {
   const within = (seconds: number) =>
@@ -188,14 +225,16 @@ export function updateHistory(
   now: number,
   scaled: { from: number; to: number } | null,
 ): ScalingHistory {
-  const keepMs =
+  const keepMs = Math.max(
+    SETTLE_AFTER_SCALE_MS,
     1000 *
-    Math.max(
-      spec.scaleUp.stabilizationWindowSeconds,
-      spec.scaleDown.stabilizationWindowSeconds,
-      spec.scaleUp.periodSeconds,
-      spec.scaleDown.periodSeconds,
-    );
+      Math.max(
+        spec.scaleUp.stabilizationWindowSeconds,
+        spec.scaleDown.stabilizationWindowSeconds,
+        spec.scaleUp.periodSeconds,
+        spec.scaleDown.periodSeconds,
+      ),
+  );
   const recent = <T extends { at: number }>(items: T[]) => items.filter((item) => now - item.at < keepMs);
   return {
     recommendations: recent(
@@ -205,6 +244,7 @@ export function updateHistory(
     ),
     scaleEvents: recent(scaled === null ? history.scaleEvents : [...history.scaleEvents, { at: now, ...scaled }]),
     perReplicaRate: decision.perReplicaRate,
+    lastBacklogAt: decision.backlog ? now : history.lastBacklogAt,
   };
 }
 

@@ -8,7 +8,7 @@ export const lagReportSchema = z.object({
   topic: z.string(),
   total_lag: z.number().int().nonnegative(),
   partitions: z.array(
-    z.object({ partition: z.number().int(), end_offset: z.number(), committed_offset: z.number(), lag: z.number() }),
+    z.object({ partition: z.number().int(), end_offset: z.number(), committed_offset: z.number().nullable(), lag: z.number() }),
   ),
   partition_count: z.number().int().nonnegative(),
   status: z.enum(['ok', 'warning', 'critical']),

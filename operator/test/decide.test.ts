@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide, emptyHistory, updateHistory, type MetricsSnapshot, type ScalingHistory } from '../src/decide.js';
+import { decide, emptyHistory, perReplicaRate, updateHistory, type MetricsSnapshot, type ScalingHistory } from '../src/decide.js';
 import { parseSpec, type AutoscalerSpec, type AutoscalerSpecInput } from '../src/spec.js';
 
 const NOW = 1_700_000_000_000;
@@ -93,6 +93,22 @@ describe('decide: table', () => {
       history: { ...emptyHistory, recommendations: [{ at: NOW - 31_000, replicas: 6 }, { at: NOW - 5_000, replicas: 4 }] },
       desired: 4,
       reason: /held at 4/,
+    },
+    {
+      name: 'no scale-down while lag was a backlog within the window, however low it is now',
+      snap: snapshot({ totalLag: 0 }),
+      current: 6,
+      history: { ...emptyHistory, lastBacklogAt: NOW - 20_000, recommendations: [{ at: NOW - 5_000, replicas: 1 }] },
+      desired: 6,
+      reason: /held at 6 until lag has stayed under 100 for the 30 s scale-down window/,
+    },
+    {
+      name: 'scale-down in one step once the backlog left the window',
+      snap: snapshot({ totalLag: 0 }),
+      current: 6,
+      history: { ...emptyHistory, lastBacklogAt: NOW - 31_000, recommendations: [{ at: NOW - 25_000, replicas: 2 }, { at: NOW - 5_000, replicas: 1 }] },
+      desired: 2,
+      reason: /held at 2 by the 30 s scale-down window/,
     },
     {
       name: 'scale-up ignores older low recommendations',
@@ -255,5 +271,70 @@ describe('decide: properties', () => {
         expect(desiredReplicas).toBeLessThanOrEqual(Math.max(cur, s.minReplicas));
       }),
     );
+  });
+});
+
+describe('perReplicaRate: only a saturated, settled group is measured', () => {
+  const context = { currentReplicas: 3, lagThreshold: 100, lastScaleAt: null, now: NOW };
+  const busy = snapshot({ totalLag: 300, consumptionRate: 30, members: 3 });
+  it.each([
+    { name: 'backlogged, stable group: consumption / members', snap: busy, ctx: {}, rate: 10 },
+    { name: 'lag below one replica of backlog (light-load blips)', snap: snapshot({ totalLag: 2, consumptionRate: 3, members: 3 }), ctx: {}, rate: 7 },
+    { name: 'a member still joining or leaving', snap: { ...busy, members: 2 }, ctx: {}, rate: 7 },
+    { name: 'a scale 10 s ago: its rebalance stall is still in the rate window', snap: busy, ctx: { lastScaleAt: NOW - 10_000 }, rate: 7 },
+    { name: 'a scale 15 s ago has settled', snap: busy, ctx: { lastScaleAt: NOW - 15_000 }, rate: 10 },
+    { name: 'no consumption (paused group)', snap: { ...busy, consumptionRate: 0 }, ctx: {}, rate: 7 },
+    { name: 'members beyond partitions are idle', snap: snapshot({ totalLag: 300, consumptionRate: 30, members: 8, partitionCount: 6 }), ctx: { currentReplicas: 8 }, rate: 5 },
+  ])('$name', ({ snap, ctx, rate }) => {
+    expect(perReplicaRate(snap, 7, { ...context, ...ctx })).toBe(rate);
+  });
+});
+
+/**
+ * A small closed-loop model of the lab: consumers of a fixed capacity, the operator polling every
+ * 2 s, a rebalance stall after every scale (consumption at 30 % for 4 s), lag that blips to 1-2
+ * at light load because the message in hand counts as lag.
+ */
+function simulate(options: { seconds: number; production: (t: number) => number; burst?: { at: number; count: number }; perConsumer: number }) {
+  const s = spec({ lagThreshold: 50, maxReplicas: 6, pollIntervalSeconds: 2, scaleDown: { stabilizationWindowSeconds: 30 } });
+  const dt = 2;
+  let replicas = 1;
+  let backlog = 0;
+  let stallUntil = -1;
+  let history = emptyHistory;
+  const trace: number[] = [];
+  for (let t = 0; t < options.seconds; t += dt) {
+    if (options.burst && t === options.burst.at) backlog += options.burst.count;
+    const capacity = options.perConsumer * Math.min(replicas, 6) * (t < stallUntil ? 0.3 : 1);
+    const arriving = options.production(t);
+    const consumption = Math.min(capacity, arriving + backlog / dt);
+    backlog = Math.max(0, backlog + (arriving - consumption) * dt);
+    const inHand = arriving > 0 ? 1 + ((t / dt) % 2) : 0;
+    const snap = snapshot({ totalLag: Math.round(backlog) + inHand, productionRate: arriving, consumptionRate: consumption, members: replicas, sampledAt: NOW + t * 1000 });
+    const decision = decide({ snapshot: snap, currentReplicas: replicas, spec: s, history, now: NOW + t * 1000 });
+    const scaled = decision.desiredReplicas !== replicas ? { from: replicas, to: decision.desiredReplicas } : null;
+    history = updateHistory(history, decision, s, NOW + t * 1000, scaled);
+    if (scaled) {
+      replicas = scaled.to;
+      stallUntil = t + 4;
+    }
+    trace.push(replicas);
+  }
+  return trace;
+}
+
+describe('decide in a closed loop', () => {
+  it('steady light load with lag blips and rebalance stalls never runs away (the demo regression)', () => {
+    const trace = simulate({ seconds: 300, production: () => 1, perConsumer: 2 });
+    expect(Math.max(...trace)).toBe(1);
+  });
+
+  it('a burst scales to the partition count, drains, and returns to min under continuing light load', () => {
+    const trace = simulate({ seconds: 240, production: () => 1, burst: { at: 20, count: 300 }, perConsumer: 2 });
+    expect(Math.max(...trace)).toBe(6);
+    expect(trace.at(-1)).toBe(1);
+    // Up once, down once: each change is a stop-the-world rebalance with Kafka's eager protocol.
+    const changes = trace.filter((r, i) => i > 0 && r !== trace[i - 1]);
+    expect(changes).toEqual([6, 1]);
   });
 });

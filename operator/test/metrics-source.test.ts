@@ -8,7 +8,11 @@ const report = {
   group: 'order-processors',
   topic: 'orders',
   total_lag: 120,
-  partitions: [{ partition: 0, end_offset: 220, committed_offset: 100, lag: 120 }],
+  // The lag monitor reports null for a partition the group has never committed on.
+  partitions: [
+    { partition: 0, end_offset: 220, committed_offset: 100, lag: 120 },
+    { partition: 1, end_offset: 0, committed_offset: null, lag: 0 },
+  ],
   partition_count: 6,
   status: 'warning',
   rate_of_change: 3.5,

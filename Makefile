@@ -1,0 +1,80 @@
+# backpressure-lab: every entry point a user or CI needs. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CONSUMERS ?= 1
+PROCESSING_MS ?= 500
+AUTOSCALE ?= 0
+ARGS ?=
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+node_modules/.package-lock.json: package.json package-lock.json services/*/package.json operator/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: install
+install: node_modules/.package-lock.json ## Install npm dependencies (npm ci)
+
+.PHONY: build
+build: install ## Compile every service and the operator (tsc -b)
+	npx tsc -b services/producer services/consumer services/lag-monitor operator
+
+.PHONY: lint
+lint: install ## ESLint and the TypeScript compiler's checks
+	npx eslint .
+	npx tsc -b services/producer services/consumer services/lag-monitor operator
+
+.PHONY: demo
+demo: build ## The lab in one command: Kafka, services, the operator, a scripted scenario, live view
+	@bash hack/lab/demo.sh
+
+.PHONY: test
+test: build lint kafka-fetch testenv-build ## Every test: unit, real Kafka broker, real kube-apiserver
+	npx vitest run
+
+.PHONY: bench
+bench: build kafka-fetch ## Benchmarks against Kafka's own perf tools on the same broker
+	@bash bench/run.sh
+
+.PHONY: local-up
+local-up: build ## Start the local lab in the background (CONSUMERS=1 PROCESSING_MS=500 AUTOSCALE=0)
+	@CONSUMERS=$(CONSUMERS) PROCESSING_MS=$(PROCESSING_MS) AUTOSCALE=$(AUTOSCALE) bash hack/lab/local-up.sh
+
+.PHONY: local-down
+local-down: ## Stop everything local-up started
+	@bash hack/lab/local-down.sh
+
+.PHONY: kafka-fetch
+kafka-fetch: ## Resolve Apache Kafka from Maven Central into ~/.cache/backpressure-lab
+	@bash hack/kafka/fetch.sh >/dev/null
+
+.PHONY: kafka-up
+kafka-up: ## Start a local Kafka broker (KRaft) on 127.0.0.1:9092 with the lab's topics
+	@bash hack/kafka/up.sh
+
+.PHONY: kafka-down
+kafka-down: ## Stop the local Kafka broker
+	@bash hack/kafka/down.sh
+
+.PHONY: kafka-cli
+kafka-cli: ## Run a Kafka CLI tool: make kafka-cli ARGS='kafka-topics.sh --bootstrap-server 127.0.0.1:9092 --list'
+	@bash hack/kafka/cli.sh $(ARGS)
+
+.PHONY: testenv-build
+testenv-build: ## Build etcd, kube-apiserver and kube-controller-manager from the Go module proxy (cached)
+	@bash hack/testenv/build.sh >/dev/null
+
+.PHONY: testenv-up
+testenv-up: testenv-build ## Start a local kube-apiserver + etcd + kube-controller-manager on loopback
+	@bash hack/testenv/up.sh
+
+.PHONY: testenv-down
+testenv-down: ## Stop the local kube-apiserver, etcd and kube-controller-manager
+	@bash hack/testenv/down.sh
+
+.PHONY: clean
+clean: ## Remove build output and the lab's logs (keeps the download cache)
+	rm -rf services/*/dist operator/dist .lab

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Stops everything local-up started: the operator first (so it starts no more consumers), then the
+# consumers (each finishes its message and leaves the group), the producer, the lag monitor, Kafka.
+source "$(dirname "$0")/../lib/common.sh"
+RUN_DIR="$REPO_ROOT/.lab/run"
+
+if [[ -d "$RUN_DIR" ]]; then
+  stop_pid_files 40 "$RUN_DIR/operator.pid"
+  stop_pid_files 40 "$RUN_DIR"/consumer-*.pid
+  stop_pid_files 40 "$RUN_DIR/producer.pid" "$RUN_DIR/lag-monitor.pid"
+fi
+[[ "${KEEP_KAFKA:-0}" == 1 ]] || "$REPO_ROOT/hack/kafka/down.sh"
+log "local lab stopped"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Starts the local lab in the background: Kafka, the producer (8000), the lag monitor (8010) and
+# CONSUMERS consumers (8001..). AUTOSCALE=1 adds the operator in local mode (8020), which then
+# starts and stops consumers itself. Logs: .lab/logs/<name>.log; pids: .lab/run/<name>.pid.
+source "$(dirname "$0")/../lib/common.sh"
+source "$REPO_ROOT/hack/kafka/env.sh"
+
+CONSUMERS="${CONSUMERS:-1}"
+PROCESSING_MS="${PROCESSING_MS:-500}"
+AUTOSCALE="${AUTOSCALE:-0}"
+RUN_DIR="$REPO_ROOT/.lab/run"
+LOG_DIR="$REPO_ROOT/.lab/logs"
+mkdir -p "$RUN_DIR" "$LOG_DIR"
+
+[[ "$CONSUMERS" =~ ^[0-9]+$ ]] && (( CONSUMERS <= KAFKA_PARTITIONS )) || die "CONSUMERS must be 0..$KAFKA_PARTITIONS (one per partition at most), got '$CONSUMERS'"
+[[ "$PROCESSING_MS" =~ ^[0-9]+$ ]] && (( PROCESSING_MS <= 10000 )) || die "PROCESSING_MS must be 0..10000, got '$PROCESSING_MS'"
+for svc in producer consumer lag-monitor; do
+  [[ -f "$REPO_ROOT/services/$svc/dist/main.js" ]] || die "services are not built: run 'make build' (make local-up does it for you)"
+done
+
+# What every service shares; the operator passes it on to the consumers it starts.
+export KAFKA_BROKERS="$KAFKA_BOOTSTRAP" TOPIC="$KAFKA_TOPIC" SINK_TOPIC="$KAFKA_SINK_TOPIC" GROUP_ID="${GROUP_ID:-order-processors}"
+export PROCESSING_TIME_MS="$PROCESSING_MS"
+
+"$REPO_ROOT/hack/kafka/up.sh"
+
+alive() { [[ -f "$RUN_DIR/$1.pid" ]] && pid_alive "$(cat "$RUN_DIR/$1.pid")"; }
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start <name> <port> <entry> [VAR=value...]
+start() {
+  local name=$1 port=$2 entry=$3; shift 3
+  if alive "$name"; then log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"; return; fi
+  port_taken "$port" && die "port $port is taken by another process; stop it or run 'make local-down'"
+  # setsid: the services outlive this script and a Ctrl-C in the terminal; local-down stops them.
+  env "$@" PORT="$port" setsid node "$REPO_ROOT/$entry" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN_DIR/$name.pid"
+  answers() { curl -fs -o /dev/null "http://127.0.0.1:$port/metrics"; }
+  wait_until 30 "$name on port $port (see .lab/logs/$name.log)" answers
+  log "$name on http://127.0.0.1:$port"
+}
+
+start producer 8000 services/producer/dist/main.js
+start lag-monitor 8010 services/lag-monitor/dist/main.js
+for ((i = 1; i <= CONSUMERS; i++)); do
+  start "consumer-$i" $((8000 + i)) services/consumer/dist/main.js CONSUMER_ID="consumer-$i"
+done
+if [[ "$AUTOSCALE" == 1 ]]; then
+  [[ -f "$REPO_ROOT/operator/dist/main.js" ]] || die "the operator is not built: run 'make build'"
+  start operator 8020 operator/dist/main.js MODE=local
+fi
+
+cat >&2 <<MSG
+
+  Local lab is up (consumers: $CONSUMERS at ${PROCESSING_MS} ms/message$([[ "$AUTOSCALE" == 1 ]] && echo ", autoscaled by the operator on :8020")).
+    producer     http://127.0.0.1:8000   curl -X POST 'localhost:8000/produce/batch?count=10'
+    consumers    http://127.0.0.1:8001.. curl localhost:8001/stats
+    lag monitor  http://127.0.0.1:8010   curl localhost:8010/lag   (live chart: http://127.0.0.1:8010/)
+    kafka        $KAFKA_BOOTSTRAP        make kafka-cli ARGS='kafka-consumer-groups.sh --bootstrap-server $KAFKA_BOOTSTRAP --describe --group $GROUP_ID'
+  Logs in .lab/logs/. Stop everything with: make local-down
+
+MSG
