@@ -149,7 +149,8 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   const { lower, upper } = replicaBounds(spec, snapshot.partitionCount);
   let limitedBy: Limit | null = null;
   if (raw > upper) {
-    limitedBy = upper === spec.maxReplicas ? 'maxReplicas' : 'partitions';
+    // When both bind, the partition count is the one that matters: say so.
+    limitedBy = !spec.allowIdleConsumers && snapshot.partitionCount <= spec.maxReplicas ? 'partitions' : 'maxReplicas';
     reasons.push(limitedBy === 'partitions' ? `capped at ${upper} partitions` : `capped at maxReplicas ${upper}`);
   } else if (raw < lower) {
     limitedBy = 'minReplicas';

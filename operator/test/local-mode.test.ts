@@ -90,7 +90,7 @@ describe('local mode', () => {
 
   it('the repo\'s local-autoscaler.yaml and crd/example.yaml are valid', async () => {
     const local = await readAutoscalerFile(join(REPO, 'operator/local-autoscaler.yaml'));
-    expect(local.spec).toMatchObject({ minReplicas: 1, maxReplicas: 6, metricsSource: { url: 'http://127.0.0.1:8010' } });
+    expect(local.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10, metricsSource: { url: 'http://127.0.0.1:8010' } });
     // A burst of 500 orders must ask for all 6 consumers.
     expect(Math.ceil(500 / local.spec.lagThreshold)).toBeGreaterThanOrEqual(6);
     await expect(readAutoscalerFile(join(REPO, 'operator/crd/example.yaml'))).resolves.toBeDefined();

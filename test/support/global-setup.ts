@@ -4,9 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { REPO } from './paths.js';
+import { freePort } from './services.js';
 
-/** The tests' own broker, away from the lab's 9092, so `make test` and `make demo` can coexist. */
-const TEST_KAFKA_PORT = process.env.TEST_KAFKA_PORT ?? '19092';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,11 +13,18 @@ declare module 'vitest' {
   }
 }
 
-export default function setup(project: TestProject) {
+/**
+ * The tests' own broker on free ports (or TEST_KAFKA_PORT), away from the lab's 9092, so that
+ * `make test`, `make demo` and a second test run can share the machine.
+ */
+export default async function setup(project: TestProject) {
+  const port = process.env.TEST_KAFKA_PORT ?? String(await freePort());
+  let controller = String(await freePort());
+  while (controller === port) controller = String(await freePort());
   const state = mkdtempSync(join(tmpdir(), 'bplab-kafka-'));
-  const env = { ...process.env, KAFKA_PORT: TEST_KAFKA_PORT, KAFKA_STATE: state };
+  const env = { ...process.env, KAFKA_PORT: port, KAFKA_CONTROLLER_PORT: controller, KAFKA_STATE: state };
   execFileSync('bash', [join(REPO, 'hack/kafka/up.sh')], { env, stdio: 'inherit' });
-  project.provide('kafkaBrokers', `127.0.0.1:${TEST_KAFKA_PORT}`);
+  project.provide('kafkaBrokers', `127.0.0.1:${port}`);
   return () => {
     execFileSync('bash', [join(REPO, 'hack/kafka/down.sh')], { env, stdio: 'inherit' });
     rmSync(state, { recursive: true, force: true });

@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './paths.js';
 
-export type ServiceName = 'producer' | 'consumer' | 'lag-monitor';
+export type ServiceName = 'producer' | 'consumer' | 'lag-monitor' | 'operator';
+
+const entry = (name: ServiceName) => join(REPO, name === 'operator' ? 'operator' : `services/${name}`, 'dist/main.js');
 
 export interface RunningService {
   name: string;
@@ -27,7 +29,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a built service (services/<name>/dist/main.js) as a real process, logs to
+ * Starts a built service (services/<name>/dist/main.js, or the operator) as a real process, logs to
  * .lab/test-logs/<label>.log, and resolves once its HTTP API answers /health (healthy or not).
  */
 export async function startService(name: ServiceName, env: Record<string, string>, label = name): Promise<RunningService> {
@@ -35,7 +37,7 @@ export async function startService(name: ServiceName, env: Record<string, string
   const logDir = join(REPO, '.lab/test-logs');
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${label}.log`), { flags: 'a' });
-  const child = spawn(process.execPath, [join(REPO, 'services', name, 'dist/main.js')], {
+  const child = spawn(process.execPath, [entry(name)], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
