@@ -45,6 +45,8 @@ run(async () => {
       topic: config.TOPIC,
       tracker,
       poll: poller.state,
+      thresholds,
+      pollIntervalMs: config.POLL_INTERVAL_MS,
       historySize: config.HISTORY_SIZE,
       alertsSize: config.ALERTS_SIZE,
       recommendContext: () => ({ thresholds, drainTargetSeconds: config.DRAIN_TARGET_SECONDS, perConsumerRate: tracker.perConsumerRate }),

@@ -1,7 +1,8 @@
 import { HttpError, parse } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
-import type { LagSnapshot } from './lag.js';
+import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
+import type { LagSnapshot, Thresholds } from './lag.js';
 import type { PollState } from './poller.js';
 import { recommend, type RecommendContext } from './recommend.js';
 import type { LagTracker } from './tracker.js';
@@ -11,6 +12,8 @@ export interface MonitorDeps {
   topic: string;
   tracker: LagTracker;
   poll: PollState;
+  thresholds: Thresholds;
+  pollIntervalMs: number;
   historySize: number;
   alertsSize: number;
   recommendContext: () => RecommendContext;
@@ -28,6 +31,21 @@ export function monitorRoutes(deps: MonitorDeps) {
   };
 
   return (app: Express) => {
+    app.get('/', (_req, res) => {
+      res.set('content-security-policy', DASHBOARD_CSP).type('html').send(dashboardHtml);
+    });
+    // What the dashboard needs to draw thresholds and size its history window.
+    app.get('/config', (_req, res) => {
+      const t = deps.thresholds;
+      res.json({
+        group: deps.group,
+        topic: deps.topic,
+        poll_interval_ms: deps.pollIntervalMs,
+        history_size: deps.historySize,
+        alerts_size: deps.alertsSize,
+        thresholds: { lag_warning: t.lagWarning, lag_critical: t.lagCritical, rate_warning: t.rateWarning },
+      });
+    });
     app.get('/lag', (_req, res) => {
       res.json(current());
     });
