@@ -76,14 +76,15 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
 }
 
 /**
- * Per-consumer throughput is only meaningful while consumers are busy: with no lag they are
- * waiting for work, and their rate says nothing about their capacity.
+ * One consumer's throughput, from a snapshot in which the consumers were saturated, or null.
+ * Saturated: a real backlog (at least the warning threshold: at light load lag blips to 1 or 2
+ * and consumption is just the arrival rate), the same members as the sample before (no
+ * rebalance under way) and some consumption (a paused group says nothing about capacity).
  */
-export function saturatedPerConsumerRate(s: LagSnapshot, previous: number | null): number | null {
-  if (s.total_lag > 0 && s.members > 0 && s.consumption_rate !== null && s.consumption_rate > 0) {
-    return round(s.consumption_rate / Math.min(s.members, s.partition_count));
-  }
-  return previous;
+export function saturatedRate(s: LagSnapshot, previousMembers: number | undefined, thresholds: Thresholds): number | null {
+  if (s.total_lag < thresholds.lagWarning || s.members === 0 || s.members !== previousMembers) return null;
+  if (s.consumption_rate === null || s.consumption_rate <= 0) return null;
+  return round(s.consumption_rate / Math.min(s.members, s.partition_count));
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

@@ -1,4 +1,4 @@
-import { saturatedPerConsumerRate } from './recommend.js';
+import { saturatedRate } from './recommend.js';
 import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type Thresholds } from './lag.js';
 
 export interface Alert {
@@ -9,6 +9,9 @@ export interface Alert {
   rate_of_change: number | null;
   message: string;
 }
+
+/** How long a saturated per-consumer figure counts towards the estimate. */
+const RATE_MEMORY_MS = 60_000;
 
 export interface TrackerOptions {
   thresholds: Thresholds;
@@ -28,8 +31,14 @@ export class LagTracker {
   private readonly historyRing: LagSnapshot[] = [];
   private readonly alertRing: Alert[] = [];
   latest: LagSnapshot | undefined;
-  /** Messages per second one consumer managed the last time consumers were saturated. */
+  /**
+   * Messages per second one consumer manages: the highest saturated figure of the last minute,
+   * since a pause, a rebalance stall or a burst that began inside the rate window all make the
+   * measured rate lower than the capacity, never higher. With none in the last minute, the last
+   * estimate stands.
+   */
   perConsumerRate: number | null = null;
+  private saturatedRates: { at: number; rate: number }[] = [];
 
   constructor(private readonly options: TrackerOptions) {}
 
@@ -38,10 +47,13 @@ export class LagTracker {
     this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
     const next = snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs);
     const alert = statusChange(this.latest, next);
+    const rate = saturatedRate(next, this.latest?.members, this.options.thresholds);
+    if (rate !== null) this.saturatedRates.push({ at: sample.at, rate });
+    this.saturatedRates = this.saturatedRates.filter((r) => sample.at - r.at <= RATE_MEMORY_MS);
+    if (this.saturatedRates.length > 0) this.perConsumerRate = Math.max(...this.saturatedRates.map((r) => r.rate));
     if (alert) push(this.alertRing, alert, this.options.alertsSize);
     push(this.historyRing, next, this.options.historySize);
     this.latest = next;
-    this.perConsumerRate = saturatedPerConsumerRate(next, this.perConsumerRate);
     return next;
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LagSnapshot } from '../src/lag.js';
-import { recommend, saturatedPerConsumerRate } from '../src/recommend.js';
+import { recommend, saturatedRate } from '../src/recommend.js';
 
 const thresholds = { lagWarning: 100, lagCritical: 500, rateWarning: 10 };
 const base: LagSnapshot = {
@@ -51,13 +51,14 @@ describe('recommend', () => {
   });
 });
 
-describe('saturatedPerConsumerRate', () => {
+describe('saturatedRate', () => {
   it.each([
-    { name: 'busy consumers give their rate', s: { total_lag: 10, members: 3, consumption_rate: 6 }, prev: null, rate: 2 },
-    { name: 'idle consumers keep the previous figure', s: { total_lag: 0, members: 3, consumption_rate: 1 }, prev: 2, rate: 2 },
-    { name: 'more members than partitions count only the busy ones', s: { total_lag: 10, members: 12, consumption_rate: 12 }, prev: null, rate: 2 },
-    { name: 'no consumption keeps the previous figure', s: { total_lag: 10, members: 1, consumption_rate: 0 }, prev: 4, rate: 4 },
-  ])('$name', ({ s, prev, rate }) => {
-    expect(saturatedPerConsumerRate({ ...base, ...s }, prev)).toBe(rate);
+    { name: 'busy consumers give their rate', s: { total_lag: 300, members: 3, consumption_rate: 6 }, prevMembers: 3, rate: 2 },
+    { name: 'light-load blips (lag under the warning threshold) are not capacity', s: { total_lag: 2, members: 3, consumption_rate: 1 }, prevMembers: 3, rate: null },
+    { name: 'a membership change (rebalance) is not measured', s: { total_lag: 300, members: 3, consumption_rate: 1 }, prevMembers: 2, rate: null },
+    { name: 'more members than partitions count only the busy ones', s: { total_lag: 300, members: 12, consumption_rate: 12 }, prevMembers: 12, rate: 2 },
+    { name: 'no consumption (paused) says nothing', s: { total_lag: 300, members: 1, consumption_rate: 0 }, prevMembers: 1, rate: null },
+  ])('$name', ({ s, prevMembers, rate }) => {
+    expect(saturatedRate({ ...base, ...s }, prevMembers, thresholds)).toBe(rate);
   });
 });

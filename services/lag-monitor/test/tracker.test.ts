@@ -28,11 +28,23 @@ describe('LagTracker', () => {
   it('learns the per-consumer rate only while consumers are saturated, and keeps it', () => {
     const t = new LagTracker(options);
     t.record(sample(0, 1000, 0));
-    t.record(sample(2000, 1000, 20)); // lag > 0: 10 msg/s by one consumer
+    t.record(sample(2000, 1000, 20)); // backlog of 980, one stable member: 10 msg/s
     expect(t.perConsumerRate).toBe(10);
     t.record(sample(4000, 1000, 1000)); // caught up: the rate of this step is not capacity
     t.record(sample(6000, 1001, 1001));
     expect(t.perConsumerRate).toBe(10);
+  });
+
+  it('takes the highest saturated figure of the last minute: a pause only lowers the measured rate', () => {
+    const t = new LagTracker(options);
+    t.record(sample(0, 5000, 0));
+    t.record(sample(2000, 5000, 40)); // 20 msg/s
+    t.record(sample(4000, 5000, 50)); // slowing down as the consumer is paused: 12.5 msg/s over the window
+    t.record(sample(6000, 5000, 51));
+    expect(t.perConsumerRate).toBe(20);
+    t.record(sample(70_000, 5000, 60)); // a minute later only the slow figure is recent
+    t.record(sample(72_000, 5000, 70));
+    expect(t.perConsumerRate).toBe(5);
   });
 
   it('alerts on the first snapshot only when it is already not ok', () => {
