@@ -6,6 +6,7 @@ CONSUMERS ?= 1
 PROCESSING_MS ?= 500
 AUTOSCALE ?= 0
 ARGS ?=
+VITEST_ARGS ?=
 
 .PHONY: help
 help: ## List the targets
@@ -33,7 +34,7 @@ demo: build ## The lab in one command: Kafka, services, the operator, a scripted
 
 .PHONY: test
 test: build lint kafka-fetch testenv-build ## Every test: unit, real Kafka broker, real kube-apiserver
-	npx vitest run
+	npx vitest run $(VITEST_ARGS)
 
 .PHONY: bench
 bench: build kafka-fetch ## Benchmarks against Kafka's own perf tools on the same broker

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy into the cache.
+# Builds etcd, kube-apiserver, kube-controller-manager and a kubectl of the same version from the Go
+# module proxy into the cache.
 # `go install k8s.io/kubernetes/...` is refused (its go.mod has replace directives), so we make a
 # throwaway module that requires k8s.io/kubernetes and replaces every staging module it pins at
 # v0.0.0 with the matching published v0.Y.Z. A cold build takes a while on 2 cores; it is cached.
@@ -35,14 +36,15 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
     # Versioned, or `go get` would move k8s.io/kubernetes to the newest release.
-    GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION"
+    GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION"
   fi
   local major=1 minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-  for cmd in kube-apiserver kube-controller-manager; do
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
     if [[ ! -x "$BIN_DIR/$cmd" ]]; then
       log "building $cmd $K8S_VERSION (cold: 10-25 min on 2 cores)"
       CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$BIN_DIR/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"

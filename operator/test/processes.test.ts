@@ -59,7 +59,8 @@ describe('ProcessTarget', () => {
   it('counts a consumer started by someone else through its pid file, and fills the gaps', async () => {
     // The lab script's consumer-1, started outside the target.
     const external = spawn(process.execPath, [FAKE_CONSUMER], { env: { PORT: String(BASE_PORT), CONSUMER_ID: 'consumer-1' }, stdio: 'ignore' });
-    await new Promise((resolve) => external.once('spawn', resolve));
+    // Ready once it answers: before that its SIGTERM handler may not be installed yet.
+    await vi.waitFor(async () => expect((await fetch(`http://127.0.0.1:${BASE_PORT}/`)).ok).toBe(true), { timeout: 10_000, interval: 50 });
     mkdirSync(join(dir, 'run'));
     writeFileSync(consumerPidFile(join(dir, 'run'), 1), `${external.pid}\n`);
     // A stale pid file from a consumer that is gone.

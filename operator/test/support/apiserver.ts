@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,12 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtempSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import { freePort } from '../../../test/support/services.js';
 import { isAlive } from '../../src/targets/pid.js';
 
 const run = promisify(execFile);
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const UP = join(REPO_ROOT, 'hack/testenv/up.sh');
 const DOWN = join(REPO_ROOT, 'hack/testenv/down.sh');
+const BUILD = join(REPO_ROOT, 'hack/testenv/build.sh');
 
 /**
  * A real etcd + kube-apiserver + kube-controller-manager on free loopback ports, from
@@ -26,7 +27,8 @@ export interface TestCluster {
   server: string;
   caData: string;
   /**
-   * Runs kubectl (KUBECTL, default `kubectl` on PATH) as the admin. Manifests go through kubectl
+   * Runs kubectl (KUBECTL, default the one hack/testenv/build.sh built with the apiserver, so
+   * their versions match) as the admin. Manifests go through kubectl
    * rather than client-node's typed APIs, whose serializer drops fields it names differently
    * (`default`, `x-kubernetes-validations` in a CRD schema).
    */
@@ -37,17 +39,6 @@ export interface TestCluster {
    */
   restartApiserver(): Promise<{ stopMs: number; startMs: number }>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export async function startCluster(): Promise<TestCluster> {
@@ -69,6 +60,8 @@ export async function startCluster(): Promise<TestCluster> {
     }
   };
   const kubeconfigPath = await up();
+  // build.sh prints its bin dir; with everything cached it only checks and returns.
+  const kubectlBinary = process.env.KUBECTL ?? join((await run('bash', [BUILD])).stdout.trim(), 'kubectl');
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
   const cluster = kubeConfig.getCurrentCluster()!;
@@ -80,7 +73,7 @@ export async function startCluster(): Promise<TestCluster> {
     kubectl(args, input) {
       return new Promise((resolve, reject) => {
         const child = execFile(
-          process.env.KUBECTL ?? 'kubectl',
+          kubectlBinary,
           ['--kubeconfig', kubeconfigPath, ...args],
           { timeout: 60_000 },
           (err, stdout, stderr) => (err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)),
