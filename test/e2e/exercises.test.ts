@@ -126,6 +126,7 @@ describe('seed exercises on a real broker', () => {
     expect(transitions).toContainEqual(expect.stringMatching(/->critical$/));
     // Each alert starts where the one before it ended: no repeats while a status holds.
     for (let i = 0; i + 1 < alerts.length; i++) expect(alerts[i].from).toBe(alerts[i + 1].to);
+    await lab.drained();
     const status = await getJson(`${lab.monitor.url}/status`);
     expect(status).toMatchObject({ status: 'ok', total_lag: 0, members: 1, partitions: 6, stale: false });
   });
