@@ -46,6 +46,7 @@ const replicas = () => state.operator?.status?.currentReplicas ?? state.consumer
 const phases = [
   {
     name: 'Baseline',
+    label: 'producer at 1 msg/s, one consumer (2 msg/s of capacity)',
     caption: 'One consumer at 500 ms per message does 1000/500 = 2 msg/s. The producer sends 1 msg/s: lag stays near 0.',
     run: async () => {
       await post(`${PRODUCER}/config`, { rate_ms: 1000, batch_size: 1, running: true });
@@ -54,6 +55,7 @@ const phases = [
   },
   {
     name: 'Pause',
+    label: 'consumer-1 paused: lag grows, the member stays',
     caption: 'consumer-1 is paused with the client\'s real pause: it stays in the group (no rebalance) while lag grows. Below lagThreshold 50 the operator holds.',
     run: async () => {
       await allConsumers('/pause');
@@ -62,6 +64,7 @@ const phases = [
   },
   {
     name: 'Resume',
+    label: 'consumer-1 resumed: the backlog drains',
     caption: 'Resumed: 2 msg/s of capacity against 1 msg/s of arrivals drains the backlog at about 1 msg/s.',
     run: async () => {
       await allConsumers('/resume');
@@ -70,6 +73,7 @@ const phases = [
   },
   {
     name: 'Fast mode',
+    label: '100 ms per message (10 msg/s), producer at 5 msg/s',
     caption: 'POST /fast?time_ms=100: 1000/100 = 10 msg/s per consumer. The producer goes to 5 msg/s and one consumer still keeps up.',
     run: async () => {
       await allConsumers('/fast?time_ms=100');
@@ -81,6 +85,7 @@ const phases = [
   },
   {
     name: 'Burst',
+    label: '300 orders at once at 500 ms per message',
     caption: '300 orders at once, consumers back at 500 ms. Lag jumps past the threshold and the operator scales consumers up to the 6 partitions, never beyond.',
     run: async () => {
       const result = await post(`${PRODUCER}/burst`, { count: 300, delay_ms: 5 });
@@ -91,6 +96,7 @@ const phases = [
   },
   {
     name: 'Cool-down',
+    label: 'lag is gone; waiting out the scale-down window',
     caption: 'Lag is gone. After the 30 s scale-down window the operator returns to minReplicas, one step, no flapping.',
     run: async () => {
       await until(() => replicas() === 1 && state.consumers.length === 1, 120_000);
@@ -108,7 +114,7 @@ function event(text) {
 async function poll() {
   const [lag, history, operator, ...stats] = await Promise.all([
     get(`${MONITOR}/lag`),
-    get(`${MONITOR}/lag/history?limit=120`),
+    get(`${MONITOR}/lag/history?limit=100`),
     get(`${OPERATOR}/status`),
     ...CONSUMER_PORTS.map((port) => get(`http://127.0.0.1:${port}/stats`).then((s) => s && { ...s, port })),
   ]);
@@ -147,6 +153,15 @@ function sparkline(values, width) {
   return tail.map((v) => (v === 0 ? ' ' : blocks[Math.min(7, Math.floor((v / max) * 7.999))])).join('');
 }
 
+function wrap(text, width) {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    if (lines.at(-1).length + word.length + 1 > width && lines.at(-1)) lines.push('');
+    lines[lines.length - 1] = lines.at(-1) ? `${lines.at(-1)} ${word}` : word;
+  }
+  return lines;
+}
+
 function bar(value, max, width) {
   const n = max > 0 ? Math.round((value / max) * width) : 0;
   return '█'.repeat(n) + dim('·'.repeat(width - n));
@@ -157,12 +172,13 @@ function screen() {
   const lines = [];
   const phase = `${state.phaseIndex}/${phases.length} ${state.phase}`;
   lines.push(`${bold('backpressure-lab')} demo   ${dim('phase')} ${bold(phase)}   ${dim('elapsed')} ${clock(Date.now())}   ${dim('Ctrl-C stops everything')}`);
-  lines.push(c('36', `▶ ${state.caption}`));
+  for (const [i, line] of wrap(state.caption, (process.stdout.columns || 100) - 3).entries()) lines.push(c('36', `${i === 0 ? '▶' : ' '} ${line}`));
   lines.push(dim('─'.repeat(96)));
   if (lag) {
     const trend = lag.rate_of_change === null ? '' : lag.rate_of_change > 0 ? c('31', `↑ +${num(lag.rate_of_change)}/s`) : lag.rate_of_change < 0 ? c('32', `↓ ${num(lag.rate_of_change)}/s`) : '→ 0/s';
     lines.push(`${bold('Lag')} ${bold(String(lag.total_lag).padStart(6))}  ${c(STATUS_COLOUR[lag.status], bold(lag.status.toUpperCase().padEnd(8)))} ${trend.padEnd(tty ? 22 : 12)}  oldest ${num(lag.lag_seconds)} s   produced ${num(lag.production_rate)}/s   consumed ${num(lag.consumption_rate)}/s`);
-    lines.push(`${dim('lag, last 2 min')} ${c('33', sparkline(state.history, 80))} ${dim(`max ${Math.max(0, ...state.history.slice(-80))}`)}`);
+    const span = Math.max(20, Math.min(100, (process.stdout.columns || 100) - 30));
+    lines.push(`${dim('lag')} ${c('33', sparkline(state.history, span))} ${dim(`max ${Math.max(0, ...state.history.slice(-span))}`)}`);
     const maxLag = Math.max(1, ...lag.partitions.map((p) => p.lag));
     const parts = lag.partitions.map((p) => `p${p.partition} ${bar(p.lag, maxLag, 6)} ${String(p.lag).padStart(4)}`);
     lines.push(`${dim('partitions')}  ${parts.slice(0, 3).join('   ')}`);
@@ -187,9 +203,30 @@ function screen() {
   return lines.join('\n');
 }
 
+const ESC = String.fromCharCode(27);
+const ANSI_CODE = new RegExp(`(${ESC}\\[[0-9;]*m)`);
+
+/** Cuts a line to the terminal's width, counting only visible characters (not colour codes). */
+function fit(line, width) {
+  let visible = 0;
+  let out = '';
+  for (const part of line.split(ANSI_CODE)) {
+    if (part.startsWith(`${ESC}[`)) {
+      out += part;
+      continue;
+    }
+    const chars = [...part].slice(0, Math.max(0, width - visible));
+    out += chars.join('');
+    visible += chars.length;
+  }
+  return out;
+}
+
 function draw() {
   if (tty) {
-    process.stdout.write(`\x1b[H\x1b[J${screen()}\n`);
+    const width = process.stdout.columns || 100;
+    const lines = screen().split('\n').map((line) => fit(line, width - 1));
+    process.stdout.write(`\x1b[H\x1b[J${lines.join('\n')}\n`);
   } else if (state.lag) {
     const l = state.lag;
     console.log(`${clock(Date.now())}  [${state.phase}] lag ${l.total_lag} ${l.status} ${num(l.rate_of_change)}/s | produced ${num(l.production_rate)}/s consumed ${num(l.consumption_rate)}/s | consumers ${state.consumers.length}/${l.partition_count}`);
@@ -218,7 +255,7 @@ async function main() {
     state.phase = phase.name;
     state.caption = phase.caption;
     state.phaseIndex = i + 1;
-    event(`${bold(phase.name)}: ${phase.caption.split('. ')[0]}`);
+    event(`${bold(phase.name)}: ${phase.label}`);
     if (phase.name === 'Burst') burstFrom.at = Date.now();
     await phase.run();
     if (phase.name === 'Burst') state.burstSeconds = (Date.now() - burstFrom.at) / 1000;
