@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { privateBroker } from '../support/broker.js';
 import { startLab, type Lab } from '../support/lab.js';
-import { getJson, postJson } from '../support/services.js';
+import { getJson, postJson, startService } from '../support/services.js';
 
 describe('a broker restart', () => {
   let lab: Lab | undefined;
@@ -54,5 +54,23 @@ describe('a broker restart', () => {
     expect(acked.length).toBeGreaterThanOrEqual(41);
     expect(acked.filter((id) => !processed.has(id))).toEqual([]);
     expect((await getJson(`${lab.consumers[0]!.url}/stats`)).processed).toBeGreaterThanOrEqual(41);
+  });
+
+  it('a producer started before the broker answers 503 until it is connected, then takes orders', async () => {
+    await broker!.stop();
+    const producer = await startService('producer', { KAFKA_BROKERS: broker!.brokers, TOPIC: lab!.topic }, 'restart-early-producer');
+    try {
+      const early = await postJson(`${producer.url}/produce`);
+      expect(early.status).toBe(503);
+      expect(early.body.error).toMatch(/kafka unavailable: still connecting/);
+      const health = await fetch(`${producer.url}/health`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toMatchObject({ connected: false });
+      await broker!.start();
+      await vi.waitFor(async () => expect((await postJson(`${producer.url}/produce`)).status).toBe(201), { timeout: 60_000, interval: 500 });
+      expect(await getJson(`${producer.url}/health`)).toMatchObject({ connected: true, healthy: true });
+    } finally {
+      await producer.stop();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import type { Consumer, EachMessagePayload, Logger } from '@bplab/kit';
+import { retryUntilDone, type Consumer, type EachMessagePayload, type Logger } from '@bplab/kit';
 import type { ConsumerMetrics } from './metrics.js';
 
 export interface GroupState {
@@ -62,23 +62,25 @@ export class GroupConsumer {
   }
 
   private async startWithRetry(): Promise<void> {
-    for (let attempt = 1; !this.stopped; attempt++) {
-      try {
+    await retryUntilDone(
+      'start consuming',
+      async () => {
         await this.prepare();
         await this.consumer.connect();
         // A group with no commit starts at the earliest offset, so no order is ever skipped.
         await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
         await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: this.handler! });
         this.state.last_error = null;
-        return;
-      } catch (err) {
-        this.state.last_error = err instanceof Error ? err.message : String(err);
-        this.logger.warn({ err: this.state.last_error, attempt }, 'could not start consuming; retrying');
+      },
+      this.logger,
+      () => this.stopped,
+      async (err) => {
+        this.state.last_error = err.message;
         await this.consumer.disconnect().catch(() => {});
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
-      }
-    }
+      },
+    );
   }
+
   commit = async (topic: string, partition: number, offset: string): Promise<void> => {
     await this.consumer.commitOffsets([{ topic, partition, offset }]);
   };

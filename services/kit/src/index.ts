@@ -5,5 +5,6 @@ export { BrokerProbe, createKafka, type Admin, type BrokerState, type Consumer, 
 export { createLogger, type Logger } from './logger.js';
 export { createRegistry } from './metrics.js';
 export { RateWindow, round } from './rate.js';
+export { retryUntilDone } from './retry.js';
 export { onShutdown, run } from './shutdown.js';
 export { contextFromHeaders, startTelemetry, traceHeaders, type Telemetry } from './telemetry.js';

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
+import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
 import { AutoProducer } from './auto-producer.js';
 import { config } from './config.js';
@@ -19,10 +19,19 @@ run(async () => {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   const probe = new BrokerProbe(kafka);
   await probe.start();
-  // Connecting waits for the broker; the HTTP API comes up regardless and answers 503 meanwhile.
-  const connected = producer.connect().catch((err: unknown) => logger.warn({ err }, 'initial connect failed; sends will retry'));
-
   const sender = new OrderSender(producer, config.TOPIC, telemetry.tracer, metrics, probe);
+  // The HTTP API comes up at once and answers writes with 503 until the producer is connected.
+  let stopping = false;
+  const connected = retryUntilDone(
+    'connect to Kafka',
+    async () => {
+      await producer.connect();
+      sender.connected = true;
+    },
+    logger,
+    () => stopping,
+  );
+
   const auto = new AutoProducer(
     { rate_ms: config.RATE_MS, batch_size: config.BATCH_SIZE, running: config.AUTO_START },
     sender,
@@ -33,12 +42,13 @@ run(async () => {
   const app = createApp({
     logger,
     registry,
-    health: () => ({ healthy: probe.current.up, kafka: probe.current, auto_producer_running: auto.current.running }),
+    health: () => ({ healthy: probe.current.up && sender.connected, connected: sender.connected, kafka: probe.current, auto_producer_running: auto.current.running }),
     routes: producerRoutes({ producerId, topic: config.TOPIC, sender, auto, metrics }),
   });
   const server = await listen(app, config.PORT, logger);
 
   onShutdown(logger, async () => {
+    stopping = true;
     await auto.stop();
     await close(server);
     await connected;

@@ -12,6 +12,11 @@ export class OrderSender {
   private sequence = 0;
   produced = 0;
   errors = 0;
+  /**
+   * False until connect() has finished, producer id included: kafkajs's idempotent producer
+   * crashes on a send that races its producer-id request, and would send without idempotence.
+   */
+  connected = false;
 
   constructor(
     private readonly producer: Producer,
@@ -32,6 +37,7 @@ export class OrderSender {
   /** Resolves with where each order landed, in order. */
   async send(orders: Order[]): Promise<{ partition: number; offset: string }[]> {
     if (orders.length === 0) return [];
+    if (!this.connected) throw unavailable('still connecting to Kafka');
     const span = this.tracer.startSpan(`${this.topic} send`, {
       kind: SpanKind.PRODUCER,
       attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': this.topic, 'messaging.batch.message_count': orders.length },
