@@ -10,9 +10,8 @@ cli() { "$REPO_ROOT/hack/kafka/cli.sh" "$@"; }
 if [[ -f "$PID_FILE" ]] && pid_alive "$(cat "$PID_FILE")"; then
   log "Kafka already running on $KAFKA_BOOTSTRAP (pid $(cat "$PID_FILE"))"
 else
-  if (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; then
-    die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
-  fi
+  require_free_port "$KAFKA_PORT" "set KAFKA_PORT"
+  require_free_port "$KAFKA_CONTROLLER_PORT" "set KAFKA_CONTROLLER_PORT"
   mkdir -p "$KAFKA_STATE"
   cat > "$KAFKA_STATE/server.properties" <<PROPS
 process.roles=broker,controller

@@ -25,13 +25,12 @@ export PROCESSING_TIME_MS="$PROCESSING_MS"
 "$REPO_ROOT/hack/kafka/up.sh"
 
 alive() { [[ -f "$RUN_DIR/$1.pid" ]] && pid_alive "$(cat "$RUN_DIR/$1.pid")"; }
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start <name> <port> <entry> [VAR=value...]
 start() {
   local name=$1 port=$2 entry=$3; shift 3
   if alive "$name"; then log "$name already running (pid $(cat "$RUN_DIR/$name.pid"))"; return; fi
-  port_taken "$port" && die "port $port is taken by another process; stop it or run 'make local-down'"
+  require_free_port "$port" "stop it or run 'make local-down'"
   # setsid: the services outlive this script and a Ctrl-C in the terminal; local-down stops them.
   env "$@" PORT="$port" setsid node "$REPO_ROOT/$entry" >>"$LOG_DIR/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN_DIR/$name.pid"

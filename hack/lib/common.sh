@@ -54,3 +54,17 @@ stop_pid_files() {
     sleep 0.2
   done
 }
+
+# A port counts as free when nothing accepts a connection on it.
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# require_free_port <port> <hint>: waits up to 10 s for the port to be free, then fails with the
+# hint. The wait matters right after a stop: a multi-threaded server (Go, the JVM) can look gone
+# (a zombie) while its last threads still hold the listening socket.
+require_free_port() {
+  local deadline=$((SECONDS + 10))
+  until port_free "$1"; do
+    (( SECONDS < deadline )) || die "port $1 is taken by another process; $2"
+    sleep 0.2
+  done
+}

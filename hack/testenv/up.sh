@@ -16,7 +16,6 @@ PKI="$STATE/pki"
 mkdir -p "$PKI"
 
 alive() { [[ -f "$STATE/$1.pid" ]] && pid_alive "$(cat "$STATE/$1.pid")"; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # start <name> <command...>: runs it in its own session (a Ctrl-C in the caller's terminal or a test
 # runner's process group does not reach it), output to <state>/<name>.log.
@@ -47,8 +46,8 @@ ADMIN_TOKEN=$(cut -d, -f1 "$PKI/tokens.csv")
 SERVER="https://127.0.0.1:$TESTENV_APISERVER_PORT"
 
 if ! alive etcd; then
-  port_free "$TESTENV_ETCD_PORT" || die "port $TESTENV_ETCD_PORT is taken; set TESTENV_ETCD_PORT"
-  port_free "$TESTENV_ETCD_PEER_PORT" || die "port $TESTENV_ETCD_PEER_PORT is taken; set TESTENV_ETCD_PEER_PORT"
+  require_free_port "$TESTENV_ETCD_PORT" "set TESTENV_ETCD_PORT"
+  require_free_port "$TESTENV_ETCD_PEER_PORT" "set TESTENV_ETCD_PEER_PORT"
 fi
 start etcd "$TESTENV_BIN/etcd" \
   --name testenv --data-dir "$STATE/etcd" --unsafe-no-fsync \
@@ -59,7 +58,7 @@ wait_until 30 "etcd on 127.0.0.1:$TESTENV_ETCD_PORT (see $STATE/etcd.log)" \
   curl -sf "http://127.0.0.1:$TESTENV_ETCD_PORT/health"
 
 if ! alive kube-apiserver; then
-  port_free "$TESTENV_APISERVER_PORT" || die "port $TESTENV_APISERVER_PORT is taken; set TESTENV_APISERVER_PORT"
+  require_free_port "$TESTENV_APISERVER_PORT" "set TESTENV_APISERVER_PORT"
 fi
 start kube-apiserver "$TESTENV_BIN/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$TESTENV_ETCD_PORT" \
@@ -91,7 +90,7 @@ current-context: testenv
 KUBECONFIG
 
 if ! alive kube-controller-manager; then
-  port_free "$TESTENV_KCM_PORT" || die "port $TESTENV_KCM_PORT is taken; set TESTENV_KCM_PORT"
+  require_free_port "$TESTENV_KCM_PORT" "set TESTENV_KCM_PORT"
 fi
 start kube-controller-manager "$TESTENV_BIN/kube-controller-manager" \
   --kubeconfig "$TESTENV_KUBECONFIG" --leader-elect=false \

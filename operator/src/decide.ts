@@ -28,11 +28,13 @@ export interface ScalingHistory {
   recommendations: { at: number; replicas: number }[];
   scaleEvents: { at: number; from: number; to: number }[];
   perReplicaRate: number | null;
-  /** The last time lag was at least one replica's worth (lagThreshold). */
-  lastBacklogAt: number | null;
+  /** Whether a backlog was draining at the last decision (see Decision.draining). */
+  draining: boolean;
+  /** The last time a backlog was draining. */
+  lastDrainingAt: number | null;
 }
 
-export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null, lastBacklogAt: null };
+export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null, draining: false, lastDrainingAt: null };
 
 export type Limit = 'partitions' | 'maxReplicas' | 'minReplicas';
 
@@ -48,8 +50,11 @@ export interface Decision {
   perReplicaRate: number | null;
   /** The bound that cut the raw recommendation, if any. */
   limitedBy: Limit | null;
-  /** Lag was at least lagThreshold: a backlog is (still) draining. */
-  backlog: boolean;
+  /**
+   * A backlog is draining: lag reached lagThreshold, and stays "draining" until it is down to
+   * about one message per member (the ones in hand).
+   */
+  draining: boolean;
 }
 
 export interface DecisionInput {
@@ -120,7 +125,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: null,
     perReplicaRate: history.perReplicaRate,
     limitedBy: null,
-    backlog: false,
+    draining: history.draining,
   });
   if (spec.paused) return hold('paused');
   if (snapshot === null) return hold('metrics unavailable');
@@ -129,7 +134,17 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
 
   const lastScaleAt = history.scaleEvents.at(-1)?.at ?? null;
   const rate = perReplicaRate(snapshot, history.perReplicaRate, { currentReplicas, lagThreshold: spec.lagThreshold, lastScaleAt, now });
-  const lagReplicas = Math.ceil(snapshot.totalLag / spec.lagThreshold);
+  // The lag rule sizes for the lag expected at the next poll, not the lag now: while a burst is
+  // still arriving, sizing for the present asks for too few and a second step (a second
+  // rebalance) follows one poll later. When consumers keep up, growth is 0 and this is
+  // exactly ceil(totalLag / lagThreshold).
+  const growth = Math.max(0, (snapshot.productionRate ?? 0) - (snapshot.consumptionRate ?? 0));
+  const expectedLag = snapshot.totalLag + growth * spec.pollIntervalSeconds;
+  const lagReplicas = Math.ceil(expectedLag / spec.lagThreshold);
+  const lagReason =
+    growth > 0
+      ? `lag ${snapshot.totalLag} growing ${fmt(growth)}/s, ${Math.round(expectedLag)} by the next poll / threshold ${spec.lagThreshold} needs ${lagReplicas}`
+      : `lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${lagReplicas}`;
   let capacityReplicas: number | null = null;
   const reasons: string[] = [];
   if (rate !== null) {
@@ -139,10 +154,10 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     reasons.push(
       capacityReplicas > lagReplicas
         ? `capacity: (${fmt(arrival)} msg/s + lag ${snapshot.totalLag} / ${spec.targetDrainSeconds} s) / ${fmt(rate)} msg/s per replica needs ${capacityReplicas}`
-        : `lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${lagReplicas}`,
+        : lagReason,
     );
   } else {
-    reasons.push(`lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${lagReplicas}`);
+    reasons.push(lagReason);
   }
   const raw = Math.max(lagReplicas, capacityReplicas ?? 0);
 
@@ -158,12 +173,12 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   }
   const recommendation = clamp(raw, lower, upper);
 
-  const backlog = snapshot.totalLag >= spec.lagThreshold;
-  const lastBacklogAt = backlog ? now : history.lastBacklogAt;
+  const draining = snapshot.totalLag >= spec.lagThreshold || (history.draining && snapshot.totalLag > Math.max(1, snapshot.members));
+  const lastDrainingAt = draining ? now : history.lastDrainingAt;
   let desired = stabilise(recommendation, currentReplicas, spec, history, now);
-  if (desired < currentReplicas && lastBacklogAt !== null && now - lastBacklogAt < spec.scaleDown.stabilizationWindowSeconds * 1000) {
+  if (desired < currentReplicas && lastDrainingAt !== null && now - lastDrainingAt < spec.scaleDown.stabilizationWindowSeconds * 1000) {
     desired = currentReplicas;
-    reasons.push(`held at ${desired} until lag has stayed under ${spec.lagThreshold} for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`);
+    reasons.push(`held at ${desired} until the backlog has been drained for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`);
   } else if (desired !== recommendation) {
     const which = desired > recommendation ? spec.scaleDown : spec.scaleUp;
     reasons.push(`held at ${desired} by the ${which.stabilizationWindowSeconds} s ${desired > recommendation ? 'scale-down' : 'scale-up'} window`);
@@ -182,7 +197,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas,
     perReplicaRate: rate,
     limitedBy,
-    backlog,
+    draining,
   };
 }
 
@@ -190,9 +205,9 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
  * HPA's stabilisation: scale up only to the lowest recommendation inside the scale-up window,
  * down only to the highest inside the scale-down window (the current one included), so a
  * short dip in lag never removes consumers that the next burst needs. decide() adds one rule the
- * HPA lacks: no scale-down until lag has stayed below one replica's worth for the whole window.
- * Without it a draining backlog steps replicas down one at a time (6, 5, 4, ...), and with
- * Kafka's eager rebalancing every step stops the whole group; with it, one step down.
+ * HPA lacks: no scale-down until a backlog has been fully drained for the whole window. Without
+ * it a draining backlog steps replicas down one at a time (6, 5, 4, ...) as its recommendations
+ * fall, and with Kafka's eager rebalancing every step stops the whole group; with it, one step.
  */
 function stabilise(recommendation: number, current: number, spec: AutoscalerSpec, history: ScalingHistory, now: number): number {
   const within = (seconds: number) =>
@@ -245,7 +260,8 @@ export function updateHistory(
     ),
     scaleEvents: recent(scaled === null ? history.scaleEvents : [...history.scaleEvents, { at: now, ...scaled }]),
     perReplicaRate: decision.perReplicaRate,
-    lastBacklogAt: decision.backlog ? now : history.lastBacklogAt,
+    draining: decision.draining,
+    lastDrainingAt: decision.draining ? now : history.lastDrainingAt,
   };
 }
 

@@ -57,6 +57,13 @@ describe('decide: table', () => {
     { name: 'no lag: minReplicas', snap: snapshot(), current: 1, spec: { minReplicas: 2 }, desired: 2, reason: /minReplicas 2/ },
     { name: 'minimum above partitions: partitions win', snap: snapshot({ partitionCount: 2 }), current: 1, spec: { minReplicas: 3 }, desired: 2, reason: /minReplicas 2/ },
     {
+      name: 'lag rule sizes for the next poll while lag grows: 90 + (200 - 10) x 5 s = 1040 -> 11, capped at 6',
+      snap: snapshot({ totalLag: 90, productionRate: 200, consumptionRate: 10 }),
+      current: 1,
+      desired: 6,
+      reason: /lag 90 growing 190\/s, 1040 by the next poll \/ threshold 100 needs 11; capped at 6 partitions/,
+    },
+    {
       name: 'capacity rule: (40 + 300/30) / 10 = 5 beats lag 3',
       snap: snapshot({ totalLag: 300, productionRate: 40, consumptionRate: 20, members: 2 }),
       current: 2,
@@ -95,18 +102,26 @@ describe('decide: table', () => {
       reason: /held at 4/,
     },
     {
-      name: 'no scale-down while lag was a backlog within the window, however low it is now',
+      name: 'no scale-down while a backlog drained within the window, however low lag is now',
       snap: snapshot({ totalLag: 0 }),
       current: 6,
-      history: { ...emptyHistory, lastBacklogAt: NOW - 20_000, recommendations: [{ at: NOW - 5_000, replicas: 1 }] },
+      history: { ...emptyHistory, lastDrainingAt: NOW - 20_000, recommendations: [{ at: NOW - 5_000, replicas: 1 }] },
       desired: 6,
-      reason: /held at 6 until lag has stayed under 100 for the 30 s scale-down window/,
+      reason: /held at 6 until the backlog has been drained for the 30 s scale-down window/,
+    },
+    {
+      name: 'a backlog under the threshold still counts as draining until about one message per member is left',
+      snap: snapshot({ totalLag: 40, members: 6 }),
+      current: 6,
+      history: { ...emptyHistory, draining: true, lastDrainingAt: NOW - 2_000 },
+      desired: 6,
+      reason: /until the backlog has been drained/,
     },
     {
       name: 'scale-down in one step once the backlog left the window',
       snap: snapshot({ totalLag: 0 }),
       current: 6,
-      history: { ...emptyHistory, lastBacklogAt: NOW - 31_000, recommendations: [{ at: NOW - 25_000, replicas: 2 }, { at: NOW - 5_000, replicas: 1 }] },
+      history: { ...emptyHistory, lastDrainingAt: NOW - 31_000, recommendations: [{ at: NOW - 25_000, replicas: 2 }, { at: NOW - 5_000, replicas: 1 }] },
       desired: 2,
       reason: /held at 2 by the 30 s scale-down window/,
     },
@@ -327,6 +342,11 @@ describe('decide in a closed loop', () => {
   it('steady light load with lag blips and rebalance stalls never runs away (the demo regression)', () => {
     const trace = simulate({ seconds: 300, production: () => 1, perConsumer: 2 });
     expect(Math.max(...trace)).toBe(1);
+  });
+
+  it('a burst that is still arriving scales up in one step, not one poll behind it', () => {
+    const trace = simulate({ seconds: 240, production: (t) => (t >= 20 && t < 22 ? 200 : 1), perConsumer: 2 });
+    expect(trace.filter((r, i) => i > 0 && r !== trace[i - 1])).toEqual([6, 1]);
   });
 
   it('a burst scales to the partition count, drains, and returns to min under continuing light load', () => {
