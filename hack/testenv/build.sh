@@ -46,7 +46,7 @@ GO
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
   for cmd in kube-apiserver kube-controller-manager kubectl; do
     if [[ ! -x "$BIN_DIR/$cmd" ]]; then
-      log "building $cmd $K8S_VERSION (cold: 10-25 min on 2 cores)"
+      log "building $cmd $K8S_VERSION (a few minutes the first time; cached after)"
       CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$ldflags" -o "$BIN_DIR/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
       mv "$BIN_DIR/$cmd.tmp" "$BIN_DIR/$cmd"
     fi
