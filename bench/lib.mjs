@@ -8,8 +8,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+// Zombie-aware: PID 1 may not reap orphans here. The operator's, since `make bench` builds first.
+import { isAlive as pidAlive } from '../operator/dist/targets/pid.js';
 
-export { sleep };
+export { pidAlive, sleep };
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const TMP = required('BENCH_TMP');
@@ -102,20 +104,6 @@ export function peakRssMiB(pid) {
     return Number.isFinite(kb) ? Math.round((kb / 1024) * 10) / 10 : null;
   } catch {
     return null;
-  }
-}
-
-export function pidAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return true;
   }
 }
 

@@ -15,9 +15,8 @@ export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
 export KAFKA_TOPIC=bench-scale KAFKA_SINK_TOPIC=bench-scale-sink KAFKA_PARTITIONS=6
 SERVICE_PORTS=(28000 28001 28002 28003 28004 28005 28006 28009 28010 28020)
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "${SERVICE_PORTS[@]}"; do
-  port_taken "$port" && die "port $port is in use; the benchmark needs $KAFKA_PORT-$KAFKA_CONTROLLER_PORT and ${SERVICE_PORTS[*]} (a previous bench still running? set BENCH_KAFKA_PORT for another broker port)"
+  port_free "$port" || die "port $port is in use; the benchmark needs $KAFKA_PORT-$KAFKA_CONTROLLER_PORT and ${SERVICE_PORTS[*]} (a previous bench still running? set BENCH_KAFKA_PORT for another broker port)"
 done
 for entry in services/producer services/consumer services/lag-monitor operator; do
   [[ -f "$REPO_ROOT/$entry/dist/main.js" ]] || die "$entry is not built: run 'make bench' (it builds first) or 'make build'"

@@ -130,8 +130,15 @@ export class Controller {
     }, delay);
   }
 
+  /** namespace, name and the entries' key of an object from the watch. */
+  private identify(obj: LagAutoscalerObject): { namespace: string; name: string; key: string } {
+    const namespace = obj.metadata?.namespace ?? this.options.namespace;
+    const name = obj.metadata?.name ?? '';
+    return { namespace, name, key: `${namespace}/${name}` };
+  }
+
   private enqueue(obj: LagAutoscalerObject, work: () => Promise<void>): void {
-    const key = `${obj.metadata?.namespace}/${obj.metadata?.name}`;
+    const { key } = this.identify(obj);
     const next = (this.pending.get(key) ?? Promise.resolve())
       .then(work)
       .catch((err: unknown) => this.options.logger.error({ key, err: message(err) }, 'sync failed'));
@@ -143,11 +150,9 @@ export class Controller {
 
   private async sync(obj: LagAutoscalerObject): Promise<void> {
     if (this.stopped) return;
-    const namespace = obj.metadata?.namespace ?? this.options.namespace;
-    const name = obj.metadata?.name ?? '';
+    const { namespace, name, key } = this.identify(obj);
     const uid = obj.metadata?.uid ?? '';
     const generation = obj.metadata?.generation ?? 0;
-    const key = `${namespace}/${name}`;
     const existing = this.entries.get(key);
     // Status writes come back as updates with the same generation: nothing to do.
     if (existing && existing.uid === uid && existing.generation === generation) return;
@@ -192,9 +197,7 @@ export class Controller {
   }
 
   private async remove(obj: LagAutoscalerObject): Promise<void> {
-    const namespace = obj.metadata?.namespace ?? this.options.namespace;
-    const name = obj.metadata?.name ?? '';
-    const key = `${namespace}/${name}`;
+    const { namespace, name, key } = this.identify(obj);
     const entry = this.entries.get(key);
     if (!entry || entry.uid !== obj.metadata?.uid) return;
     this.entries.delete(key);

@@ -239,7 +239,7 @@ export class AutoscalerLoop {
   }
 
   /** Events are best effort: a lost event must not fail the reconcile that already scaled. */
-  private async event(type: 'Normal' | 'Warning', reason: Parameters<StatusSink['recordEvent']>[1], text: string): Promise<void> {
+  private async event(type: 'Normal' | 'Warning', reason: EventReason, text: string): Promise<void> {
     try {
       await this.options.sink.recordEvent(type, reason, text);
     } catch (err) {

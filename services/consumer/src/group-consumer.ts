@@ -18,8 +18,6 @@ export interface GroupState {
 export class GroupConsumer {
   readonly state: GroupState = { member_id: null, assigned_partitions: [], rebalances: 0, paused: false, running: false, last_error: null };
   private stopped = false;
-  private handler: ((payload: EachMessagePayload) => Promise<void>) | undefined;
-  private prepare: () => Promise<void> = async () => {};
 
   constructor(
     private readonly consumer: Consumer,
@@ -27,6 +25,14 @@ export class GroupConsumer {
     private readonly consumerId: string,
     private readonly metrics: ConsumerMetrics,
     private readonly logger: Logger,
+    private readonly work: {
+      /** Processes one message: eachMessage. */
+      handle: (payload: EachMessagePayload) => Promise<void>;
+      /** Runs before each connect attempt (connects the sink). */
+      prepare: () => Promise<void>;
+      /** Finishes the message in hand before the group is left. */
+      drain: () => Promise<void>;
+    },
   ) {
     const { GROUP_JOIN, CRASH, STOP } = consumer.events;
     consumer.on(GROUP_JOIN, ({ payload }) => {
@@ -44,7 +50,7 @@ export class GroupConsumer {
       this.state.running = false;
       this.state.last_error = payload.error.message;
       this.logger.warn({ err: payload.error.message, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart && !this.stopped) void this.startWithRetry();
+      if (!payload.restart && !this.stopped) void this.start();
     });
     consumer.on(STOP, () => {
       this.state.running = false;
@@ -52,24 +58,18 @@ export class GroupConsumer {
   }
 
   /**
-   * Connects (after `prepare`, which connects the sink) and subscribes, retrying until the broker
-   * answers; the HTTP API is up meanwhile and /health says why consumption has not started.
+   * Connects (after `prepare`) and subscribes, retrying until the broker answers; the HTTP API is
+   * up meanwhile and /health says why consumption has not started.
    */
-  async start(handler: (payload: EachMessagePayload) => Promise<void>, prepare: () => Promise<void>): Promise<void> {
-    this.handler = handler;
-    this.prepare = prepare;
-    await this.startWithRetry();
-  }
-
-  private async startWithRetry(): Promise<void> {
+  async start(): Promise<void> {
     await retryUntilDone(
       'start consuming',
       async () => {
-        await this.prepare();
+        await this.work.prepare();
         await this.consumer.connect();
         // A group with no commit starts at the earliest offset, so no order is ever skipped.
         await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-        await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: this.handler! });
+        await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: this.work.handle });
         this.state.last_error = null;
       },
       this.logger,
@@ -81,10 +81,6 @@ export class GroupConsumer {
     );
   }
 
-  commit = async (topic: string, partition: number, offset: string): Promise<void> => {
-    await this.consumer.commitOffsets([{ topic, partition, offset }]);
-  };
-
   setPaused(paused: boolean): void {
     this.state.paused = paused;
     this.metrics.paused.set({ consumer: this.consumerId }, paused ? 1 : 0);
@@ -93,9 +89,9 @@ export class GroupConsumer {
   }
 
   /** Finishes the message in hand (its commit included) and leaves the group. */
-  async stop(drain: () => Promise<void>): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
-    await drain();
+    await this.work.drain();
     await this.consumer.disconnect();
     this.state.assigned_partitions = [];
     this.metrics.assigned.set({ consumer: this.consumerId }, 0);

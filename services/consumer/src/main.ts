@@ -28,16 +28,20 @@ run(async () => {
     maxBytesPerPartition: 64 * 1024,
     maxWaitTimeInMs: 1000,
   });
-  const group = new GroupConsumer(consumer, config.TOPIC, consumerId, metrics, logger);
   const processor = new Processor(
     { processingTimeMs: config.PROCESSING_TIME_MS },
     consumerId,
     new KafkaSink(sinkProducer, config.SINK_TOPIC),
-    group.commit,
+    (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
     telemetry.tracer,
     metrics,
     logger,
   );
+  const group = new GroupConsumer(consumer, config.TOPIC, consumerId, metrics, logger, {
+    handle: processor.handle,
+    prepare: () => sinkProducer.connect(),
+    drain: () => processor.drain(),
+  });
 
   const app = createApp({
     logger,
@@ -46,10 +50,10 @@ run(async () => {
     routes: consumerRoutes({ consumerId, groupId: config.GROUP_ID, topic: config.TOPIC, sinkTopic: config.SINK_TOPIC, group, processor, metrics }),
   });
   const server = await listen(app, config.PORT, logger);
-  const started = group.start(processor.handle, () => sinkProducer.connect());
+  const started = group.start();
 
   onShutdown(logger, async () => {
-    await group.stop(() => processor.drain());
+    await group.stop();
     await started;
     await sinkProducer.disconnect();
     await close(server);

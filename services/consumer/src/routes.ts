@@ -1,4 +1,4 @@
-import { body, parse } from '@bplab/kit';
+import { parse } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import { MAX_PROCESSING_MS } from './config.js';
@@ -62,7 +62,7 @@ export function consumerRoutes(deps: ConsumerDeps) {
       res.json(currentConfig());
     });
     app.post('/config', (req, res) => {
-      const change = parse(configBody, body(req), 'body');
+      const change = parse(configBody, req.body, 'body');
       if (change.processing_time_ms !== undefined) setProcessingTime(change.processing_time_ms);
       if (change.paused !== undefined) group.setPaused(change.paused);
       res.json(currentConfig());

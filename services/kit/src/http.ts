@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { HttpError, invalidRequest, zodProblems } from './errors.js';
@@ -20,16 +20,14 @@ export interface HttpOptions {
   routes: (app: Express) => void;
 }
 
-/** Validates one part of a request; a failure becomes a 400 naming the field and the reason. */
+/**
+ * Validates one part of a request; a failure becomes a 400 naming the field and the reason. An
+ * absent body (an empty POST) counts as `{}`.
+ */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.infer<S> {
   const result = schema.safeParse(value ?? {});
   if (!result.success) throw invalidRequest(zodProblems(result.error, where));
   return result.data;
-}
-
-/** The body if the client sent one; an empty POST counts as `{}`. */
-export function body(req: Request): unknown {
-  return req.body === undefined ? {} : req.body;
 }
 
 /** One express app per service: JSON in and out, /health, /metrics, JSON 404s and errors. */

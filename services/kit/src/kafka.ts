@@ -76,7 +76,7 @@ export class BrokerProbe {
   }
 
   private set(up: boolean, error?: string): void {
-    if (up !== this.state.up) this.state = { up, since: new Date().toISOString() };
-    this.state = error === undefined ? { up, since: this.state.since } : { up, since: this.state.since, error };
+    const since = up === this.state.up ? this.state.since : new Date().toISOString();
+    this.state = error === undefined ? { up, since } : { up, since, error };
   }
 }

@@ -26,10 +26,9 @@ run(async () => {
     admin,
     () => readOffsets(admin, config.TOPIC, config.GROUP_ID),
     (sample) => {
-      const previous = tracker.latest?.status;
-      const s = tracker.record(sample);
-      metrics.update(s);
-      if (previous !== undefined && previous !== s.status) logger.info({ from: previous, to: s.status, lag: s.total_lag }, 'lag status changed');
+      const { snapshot, alert } = tracker.record(sample);
+      metrics.update(snapshot);
+      if (alert) logger.info({ from: alert.from, to: alert.to, lag: alert.total_lag }, alert.message);
     },
     () => metrics.polls.inc({ ...metrics.labels, result: 'error' }),
     config.POLL_INTERVAL_MS,

@@ -42,7 +42,8 @@ export class LagTracker {
 
   constructor(private readonly options: TrackerOptions) {}
 
-  record(sample: OffsetSample): LagSnapshot {
+  /** Adds a sample; returns the new snapshot and the alert it raised, if its status changed. */
+  record(sample: OffsetSample): { snapshot: LagSnapshot; alert: Alert | undefined } {
     this.samples.push(sample);
     this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
     const next = snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs);
@@ -54,7 +55,7 @@ export class LagTracker {
     if (alert) push(this.alertRing, alert, this.options.alertsSize);
     push(this.historyRing, next, this.options.historySize);
     this.latest = next;
-    return next;
+    return { snapshot: next, alert };
   }
 
   history(limit: number): LagSnapshot[] {

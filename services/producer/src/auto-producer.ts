@@ -1,5 +1,4 @@
 import type { Logger } from '@bplab/kit';
-import { buildOrder } from './orders.js';
 import type { OrderSender } from './sender.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -24,7 +23,6 @@ export class AutoProducer {
   constructor(
     initial: AutoProducerSettings,
     private readonly sender: OrderSender,
-    private readonly producerId: string,
     private readonly metrics: ProducerMetrics,
     private readonly logger: Logger,
   ) {
@@ -63,7 +61,7 @@ export class AutoProducer {
 
   private async tick(generation: number): Promise<void> {
     const started = Date.now();
-    const orders = Array.from({ length: this.settings.batch_size }, () => buildOrder(this.sender.nextSequence(), this.producerId));
+    const orders = this.sender.newOrders(this.settings.batch_size);
     this.inFlight = this.sender.send(orders).then(
       () => undefined,
       (err: unknown) => {

@@ -1,4 +1,3 @@
-import { buildOrder, type Order } from './orders.js';
 import type { OrderSender } from './sender.js';
 
 /** With no delay, orders go out in chunks this big: one produce request per chunk. */
@@ -16,17 +15,16 @@ export interface BurstResult {
  * count orders, delay_ms apart. delay_ms 0 means "as fast as Kafka takes them": chunked and
  * pipelined, which is what the benchmark compares against Kafka's ProducerPerformance.
  */
-export async function burst(sender: OrderSender, producerId: string, count: number, delayMs: number): Promise<BurstResult> {
+export async function burst(sender: OrderSender, count: number, delayMs: number): Promise<BurstResult> {
   const started = performance.now();
   let sent = 0;
-  const make = (n: number): Order[] => Array.from({ length: n }, () => buildOrder(sender.nextSequence(), producerId));
   if (delayMs === 0) {
     let remaining = count;
     const lane = async () => {
       while (remaining > 0) {
         const n = Math.min(CHUNK, remaining);
         remaining -= n;
-        await sender.send(make(n));
+        await sender.send(sender.newOrders(n));
         sent += n;
       }
     };
@@ -34,7 +32,7 @@ export async function burst(sender: OrderSender, producerId: string, count: numb
   } else {
     for (let i = 0; i < count; i++) {
       const tick = performance.now();
-      await sender.send(make(1));
+      await sender.send(sender.newOrders(1));
       sent += 1;
       const wait = delayMs - (performance.now() - tick);
       if (i < count - 1 && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));

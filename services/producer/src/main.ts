@@ -19,7 +19,7 @@ run(async () => {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   const probe = new BrokerProbe(kafka);
   await probe.start();
-  const sender = new OrderSender(producer, config.TOPIC, telemetry.tracer, metrics, probe);
+  const sender = new OrderSender(producerId, producer, config.TOPIC, telemetry.tracer, metrics, probe);
   // The HTTP API comes up at once and answers writes with 503 until the producer is connected.
   let stopping = false;
   const connected = retryUntilDone(
@@ -35,7 +35,6 @@ run(async () => {
   const auto = new AutoProducer(
     { rate_ms: config.RATE_MS, batch_size: config.BATCH_SIZE, running: config.AUTO_START },
     sender,
-    producerId,
     metrics,
     logger,
   );
@@ -43,7 +42,7 @@ run(async () => {
     logger,
     registry,
     health: () => ({ healthy: probe.current.up && sender.connected, connected: sender.connected, kafka: probe.current, auto_producer_running: auto.current.running }),
-    routes: producerRoutes({ producerId, topic: config.TOPIC, sender, auto, metrics }),
+    routes: producerRoutes({ topic: config.TOPIC, sender, auto, metrics }),
   });
   const server = await listen(app, config.PORT, logger);
 

@@ -1,9 +1,9 @@
-import { body, parse } from '@bplab/kit';
+import { parse } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import type { AutoProducer } from './auto-producer.js';
 import { burst } from './burst.js';
-import { buildOrder, orderOverrides } from './orders.js';
+import { orderOverrides } from './orders.js';
 import type { OrderSender } from './sender.js';
 import type { ProducerMetrics } from './metrics.js';
 
@@ -27,32 +27,31 @@ const configBody = z.strictObject({
 });
 
 export interface ProducerDeps {
-  producerId: string;
   topic: string;
   sender: OrderSender;
   auto: AutoProducer;
   metrics: ProducerMetrics;
 }
 
-export function producerRoutes({ producerId, topic, sender, auto, metrics }: ProducerDeps) {
+export function producerRoutes({ topic, sender, auto, metrics }: ProducerDeps) {
   return (app: Express) => {
     app.post('/produce', async (req, res) => {
-      const overrides = parse(orderOverrides, body(req), 'body');
-      const order = buildOrder(sender.nextSequence(), producerId, overrides);
-      const [ack] = await sender.send([order]);
-      res.status(201).json({ order, ...ack });
+      const overrides = parse(orderOverrides, req.body, 'body');
+      const orders = sender.newOrders(1, overrides);
+      const [ack] = await sender.send(orders);
+      res.status(201).json({ order: orders[0], ...ack });
     });
 
     app.post('/produce/batch', async (req, res) => {
       const { count } = parse(batchQuery, req.query, 'query');
-      const orders = Array.from({ length: count }, () => buildOrder(sender.nextSequence(), producerId));
+      const orders = sender.newOrders(count);
       await sender.send(orders);
       res.status(201).json({ sent: count, first_sequence: orders[0]!.sequence, last_sequence: orders.at(-1)!.sequence });
     });
 
     app.post('/burst', async (req, res) => {
-      const { count, delay_ms } = parse(burstBody, body(req), 'body');
-      res.status(201).json(await burst(sender, producerId, count, delay_ms));
+      const { count, delay_ms } = parse(burstBody, req.body, 'body');
+      res.status(201).json(await burst(sender, count, delay_ms));
     });
 
     app.post('/start', (_req, res) => {
@@ -62,10 +61,10 @@ export function producerRoutes({ producerId, topic, sender, auto, metrics }: Pro
       res.json(auto.configure({ running: false }));
     });
     app.post('/config', (req, res) => {
-      res.json(auto.configure(parse(configBody, body(req), 'body')));
+      res.json(auto.configure(parse(configBody, req.body, 'body')));
     });
     app.get('/config', (_req, res) => {
-      res.json({ ...auto.current, topic, producer_id: producerId });
+      res.json({ ...auto.current, topic, producer_id: sender.producerId });
     });
 
     app.get('/stats', (_req, res) => {

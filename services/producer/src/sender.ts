@@ -1,7 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { traceHeaders, unavailable, type BrokerProbe, type Producer } from '@bplab/kit';
-import type { Order } from './orders.js';
-import { orderKey } from './orders.js';
+import { buildOrder, orderKey, type Order, type OrderOverrides } from './orders.js';
 import type { ProducerMetrics } from './metrics.js';
 
 /**
@@ -19,6 +18,7 @@ export class OrderSender {
   connected = false;
 
   constructor(
+    readonly producerId: string,
     private readonly producer: Producer,
     private readonly topic: string,
     private readonly tracer: Tracer,
@@ -26,8 +26,9 @@ export class OrderSender {
     private readonly probe: BrokerProbe,
   ) {}
 
-  nextSequence(): number {
-    return ++this.sequence;
+  /** The next `count` orders of this producer, numbered in sequence. */
+  newOrders(count: number, overrides: OrderOverrides = {}): Order[] {
+    return Array.from({ length: count }, () => buildOrder(++this.sequence, this.producerId, overrides));
   }
 
   get lastSequence(): number {
