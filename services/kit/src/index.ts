@@ -3,6 +3,7 @@ export { HttpError, invalidRequest, unavailable, type FieldProblem } from './err
 export { close, createApp, listen, parse, type HealthReport } from './http.js';
 export { BrokerProbe, createKafka, type Admin, type BrokerState, type Consumer, type EachMessagePayload, type Producer } from './kafka.js';
 export { createLogger, type Logger } from './logger.js';
+export { LAB } from './lab.js';
 export { createRegistry } from './metrics.js';
 export { RateWindow, round } from './rate.js';
 export { retryUntilDone } from './retry.js';
