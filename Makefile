@@ -24,19 +24,29 @@ build: install ## Compile every service and the operator (tsc -b)
 	npx tsc -b services/producer services/consumer services/lag-monitor operator
 
 .PHONY: lint
-lint: build ## ESLint (the TypeScript compiler's checks run in build)
+lint: build ## ESLint, and the TypeScript compiler's checks on the tests (build checks the sources)
+	npx tsc -p tsconfig.test.json
 	npx eslint .
 
+# Each entry point a newcomer runs first checks (and, as root on Debian/Ubuntu, installs) its tools.
+.PHONY: prereqs-demo prereqs-test prereqs-bench
+prereqs-demo prereqs-test prereqs-bench:
+	@bash hack/prereqs.sh $(@:prereqs-%=%)
+
 .PHONY: demo
-demo: build ## The lab in one command: Kafka, services, the operator, a scripted scenario, live view
+demo: prereqs-demo build ## The lab in one command: Kafka, services, the operator, a scripted scenario, live view
 	@bash hack/lab/demo.sh
 
+.PHONY: unit
+unit: install ## The pure tests only (no Kafka, no processes): seconds
+	npx vitest run --project unit $(VITEST_ARGS)
+
 .PHONY: test
-test: build lint kafka-fetch testenv-build ## Every test: unit, real Kafka broker, real kube-apiserver
+test: prereqs-test build lint kafka-fetch testenv-build ## Every test: unit, real Kafka broker, real kube-apiserver, real browser
 	npx vitest run $(VITEST_ARGS)
 
 .PHONY: bench
-bench: build kafka-fetch ## Benchmarks against Kafka's own perf tools on the same broker
+bench: prereqs-bench build kafka-fetch ## Benchmarks against Kafka's own perf tools on the same broker
 	@bash bench/run.sh
 
 .PHONY: local-up

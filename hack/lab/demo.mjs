@@ -1,10 +1,13 @@
 // The demo's scenario and its live terminal view. Plain Node (no build step): it only talks to the
 // lab's HTTP APIs. A terminal gets a redrawn screen every second; a pipe gets one line per tick.
+// demo.sh runs it with the lab's ports in LAB_* (hack/lib/lab.sh).
+import { pathToFileURL } from 'node:url';
 
-const PRODUCER = 'http://127.0.0.1:8000';
-const MONITOR = 'http://127.0.0.1:8010';
-const OPERATOR = 'http://127.0.0.1:8020';
-const CONSUMER_PORTS = [8001, 8002, 8003, 8004, 8005, 8006];
+const env = (name) => process.env[name] ?? '';
+const PRODUCER = `http://127.0.0.1:${env('LAB_PRODUCER_PORT')}`;
+const MONITOR = `http://127.0.0.1:${env('LAB_LAG_MONITOR_PORT')}`;
+const OPERATOR = `http://127.0.0.1:${env('LAB_OPERATOR_PORT')}`;
+const CONSUMER_PORTS = Array.from({ length: Number(env('LAB_PARTITIONS')) }, (_, i) => Number(env('LAB_CONSUMER_BASE_PORT')) + i);
 const tty = process.stdout.isTTY;
 const started = Date.now();
 
@@ -33,14 +36,23 @@ const allConsumers = (path) => Promise.all(consumers().map((url) => post(`${url}
 
 // --- the scenario -----------------------------------------------------------------------------
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-async function until(predicate, timeoutMs) {
+
+/** What the scenario waited for and did not see: the demo says so and exits non-zero. */
+export class NotHappened extends Error {}
+
+/** Polls until `predicate` holds; throws NotHappened naming `what` and `seen()` after timeoutMs. */
+export async function until(predicate, timeoutMs, what, seen = () => '') {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (predicate()) return true;
-    await sleep(250);
+  for (;;) {
+    if (predicate()) return;
+    if (Date.now() >= deadline) {
+      const now = seen();
+      throw new NotHappened(`${what} did not happen within ${timeoutMs / 1000} s${now ? ` (${now})` : ''}`);
+    }
+    await sleep(Math.min(250, timeoutMs));
   }
-  return false;
 }
+const lagNow = () => (state.lag ? `lag ${state.lag.total_lag}, ${state.consumers.length} consumers running, operator wants ${state.operator?.status?.desiredReplicas ?? '-'}` : 'no answer from the lag monitor');
 const replicas = () => state.operator?.status?.currentReplicas ?? state.consumers.length;
 
 const phases = [
@@ -68,7 +80,7 @@ const phases = [
     caption: 'Resumed: 2 msg/s of capacity against 1 msg/s of arrivals drains the backlog at about 1 msg/s.',
     run: async () => {
       await allConsumers('/resume');
-      await until(() => state.lag && state.lag.total_lag <= 1, 30_000);
+      await until(() => state.lag && state.lag.total_lag <= 1, 30_000, 'the backlog draining after resume', lagNow);
     },
   },
   {
@@ -90,7 +102,7 @@ const phases = [
     run: async () => {
       const result = await post(`${PRODUCER}/burst`, { count: 300, delay_ms: 5 });
       event(`burst of ${result.sent} orders sent in ${(result.duration_ms / 1000).toFixed(1)} s`);
-      await until(() => state.lag && state.lag.total_lag === 0 && state.lag.production_rate === 0, 120_000);
+      await until(() => state.lag && state.lag.total_lag === 0 && state.lag.production_rate === 0, 120_000, 'the burst draining to lag 0', lagNow);
       event('burst drained: lag is 0');
     },
   },
@@ -99,7 +111,7 @@ const phases = [
     label: 'lag is gone; waiting out the scale-down window',
     caption: 'Lag is gone. After the 30 s scale-down window the operator returns to minReplicas, one step, no flapping.',
     run: async () => {
-      await until(() => replicas() === 1 && state.consumers.length === 1, 120_000);
+      await until(() => replicas() === 1 && state.consumers.length === 1, 120_000, 'the operator scaling back to 1 consumer', lagNow);
       await sleep(3000);
     },
   },
@@ -237,12 +249,15 @@ function draw() {
 function restoreTerminal() {
   if (tty) process.stdout.write('\x1b[?25h');
 }
-process.on('SIGINT', () => {
-  restoreTerminal();
-  process.exit(130);
-});
 
 async function main() {
+  // Ctrl-C, a closed terminal (SIGHUP) and kill (SIGTERM) all end the demo; demo.sh then stops the lab.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGHUP', 129], ['SIGTERM', 143]]) {
+    process.on(signal, () => {
+      restoreTerminal();
+      process.exit(code);
+    });
+  }
   if (tty) process.stdout.write('\x1b[?25l\x1b[2J');
   let tick = 0;
   const refresh = setInterval(async () => {
@@ -268,8 +283,16 @@ async function main() {
   console.log(`Play on your own: ${bold('make local-up AUTOSCALE=1')} and the exercises in the README; the live chart is on http://127.0.0.1:8010/ while the lab runs.`);
 }
 
-main().catch((err) => {
-  restoreTerminal();
-  console.error(`demo failed: ${err.message}`);
-  process.exit(1);
-});
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err) => {
+    restoreTerminal();
+    if (err instanceof NotHappened) {
+      event(c('31', `not as expected: ${err.message}`));
+      if (tty) draw();
+      console.error(`\n${c('31', 'demo failed:')} ${err.message}. The lab's logs are in ${env('LAB_LOG_DIR')}/.`);
+    } else {
+      console.error(`demo failed: ${err.message}`);
+    }
+    process.exit(1);
+  });
+}

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { env, loadConfig } from '@bplab/kit';
+import { env, LAB, loadConfig } from '@bplab/kit';
 import { z } from 'zod';
 import { LOCAL_LAYOUT, localPaths } from './targets/local-layout.js';
 
@@ -11,7 +11,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** cluster: LagAutoscalers from the apiserver (KUBECONFIG or in-cluster); local: one from a YAML file. */
   MODE: z.enum(['cluster', 'local']).default('cluster'),
-  PORT: env.port(8020),
+  PORT: env.port(LAB.ports.operator),
   /** The namespace to watch; defaults to the kubeconfig context's (in a Pod: its own). */
   WATCH_NAMESPACE: z.string().min(1).optional(),
   METRICS_TIMEOUT_MS: env.int(2000, 100, 60_000),

@@ -3,7 +3,6 @@ import type { Logger } from '@bplab/kit';
 import { parse as parseYaml } from 'yaml';
 import type { EventReason, StatusSink } from './loop.js';
 import { parseSpec, type AutoscalerSpec } from './spec.js';
-import type { AutoscalerStatus } from './status.js';
 
 export interface LocalAutoscaler {
   namespace: string;
@@ -40,17 +39,15 @@ export interface LocalEvent {
   message: string;
 }
 
-/** Local mode has no apiserver: status lives in memory (served on /status), events go to the log. */
+/** Local mode has no apiserver: status stays with the loop (served on /status), events go to the log. */
 export class MemorySink implements StatusSink {
   static readonly KEEP_EVENTS = 50;
   readonly events: LocalEvent[] = [];
-  status: AutoscalerStatus | null = null;
 
   constructor(private readonly logger: Logger) {}
 
-  async writeStatus(status: AutoscalerStatus): Promise<void> {
-    this.status = status;
-  }
+  /** The loop keeps its last status itself, and /status serves it from there. */
+  async writeStatus(): Promise<void> {}
 
   async recordEvent(type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
     this.events.push({ time: new Date().toISOString(), type, reason, message });

@@ -1,5 +1,5 @@
 import type { Logger } from '@bplab/kit';
-import { decide, emptyHistory, updateHistory, type MetricsSnapshot, type ScalingHistory } from './decide.js';
+import { decide, emptyHistory, Hold, updateHistory, type Decision, type MetricsSnapshot, type ScalingHistory } from './decide.js';
 import type { ErrorStage, OperatorMetrics } from './metrics.js';
 import type { AutoscalerSpec } from './spec.js';
 import { decisionRecord, setCondition, type AutoscalerStatus, type Condition } from './status.js';
@@ -15,7 +15,9 @@ export interface ScaleTarget {
 /** The target does not exist (yet): not an outage, so no backoff, but nothing to scale. */
 export class TargetNotFoundError extends Error {}
 
-export type EventReason = 'ScaledUp' | 'ScaledDown' | 'MetricsUnavailable';
+/** The reasons of the Events a loop records. */
+export const EventReason = { scaledUp: 'ScaledUp', scaledDown: 'ScaledDown', metricsUnavailable: 'MetricsUnavailable' } as const;
+export type EventReason = (typeof EventReason)[keyof typeof EventReason];
 
 /** Where status and events go: the LagAutoscaler's status subresource and Events, or memory. */
 export interface StatusSink {
@@ -81,11 +83,8 @@ export class AutoscalerLoop {
     this.now = options.now ?? Date.now;
   }
 
-  get memory(): LoopMemory {
-    return this.options.memory;
-  }
-
   start(): void {
+    this.options.metrics.loopStarted(this.options.namespace, this.options.name);
     this.running ??= this.run();
   }
 
@@ -194,21 +193,19 @@ export class AutoscalerLoop {
       logger.info({ autoscaler: `${namespace}/${name}`, ...scaled, reason: decision.reason }, 'scaled');
       await this.event(
         'Normal',
-        direction === 'up' ? 'ScaledUp' : 'ScaledDown',
+        direction === 'up' ? EventReason.scaledUp : EventReason.scaledDown,
         `Scaled ${target.description} from ${scaled.from} to ${scaled.to}: ${decision.reason}`,
       );
     }
     memory.history = updateHistory(memory.history, decision, spec, at.getTime(), scaled);
     metrics.replicas(namespace, name, scaled?.to ?? current, decision.desiredReplicas);
 
-    const metricsAvailable = snapshot !== null && decision.reason !== 'metrics stale';
-    if (snapshot === null) condition('MetricsAvailable', 'False', 'MetricsUnavailable', metricsError ?? 'no metrics');
-    else if (!metricsAvailable) condition('MetricsAvailable', 'False', 'MetricsStale', 'the lag monitor reports a stale or old sample');
-    else condition('MetricsAvailable', 'True', 'MetricsRead', `lag ${snapshot.totalLag} on ${snapshot.partitionCount} partitions`);
-    if (!metricsAvailable && memory.metricsWereAvailable !== false) {
-      await this.event('Warning', 'MetricsUnavailable', `Holding at ${current} replicas: ${metricsError ?? 'metrics stale'}`);
+    const metricsState = metricsCondition(snapshot, decision, metricsError);
+    condition('MetricsAvailable', metricsState.available ? 'True' : 'False', metricsState.reason, metricsState.message);
+    if (!metricsState.available && memory.metricsWereAvailable !== false) {
+      await this.event('Warning', EventReason.metricsUnavailable, `Holding at ${current} replicas: ${metricsState.message}`);
     }
-    memory.metricsWereAvailable = metricsAvailable;
+    memory.metricsWereAvailable = metricsState.available;
 
     if (spec.paused) condition('AbleToScale', 'False', 'Paused', 'spec.paused is true');
     else if (scaled) condition('AbleToScale', 'True', 'SucceededRescale', `scaled from ${scaled.from} to ${scaled.to}`);
@@ -246,6 +243,14 @@ export class AutoscalerLoop {
       this.options.logger.warn({ reason, err: message(err) }, 'could not record event');
     }
   }
+}
+
+/** The MetricsAvailable condition: whether the decision could use the lag monitor's figures, and if not why. */
+function metricsCondition(snapshot: MetricsSnapshot | null, decision: Decision, readError: string | null): { available: boolean; reason: string; message: string } {
+  if (snapshot === null) return { available: false, reason: 'MetricsUnavailable', message: readError ?? 'no metrics' };
+  if (decision.heldBy === Hold.metricsStale) return { available: false, reason: 'MetricsStale', message: 'the lag monitor reports a stale or old sample' };
+  if (decision.heldBy === Hold.noPartitions) return { available: false, reason: 'NoPartitions', message: `topic ${snapshot.topic} has no partitions` };
+  return { available: true, reason: 'MetricsRead', message: `lag ${snapshot.totalLag} on ${snapshot.partitionCount} partitions` };
 }
 
 class StageError extends Error {

@@ -28,7 +28,7 @@ run(async () => {
     const controller = new Controller({ kubeConfig, namespace, readMetrics, metrics, logger });
     await controller.start();
     stopWork = () => controller.stop();
-    status = () => ({ mode: 'cluster', namespace, watching: controller.healthy, autoscalers: controller.views() });
+    status = () => ({ mode: 'cluster', namespace, watching: controller.watching, autoscalers: controller.views() });
   } else {
     const autoscaler = await readAutoscalerFile(config.LOCAL_AUTOSCALER_FILE);
     const sink = new MemorySink(logger);

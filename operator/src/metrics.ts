@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type ErrorStage = 'metrics' | 'get_scale' | 'set_scale' | 'status' | 'spec';
+const ERROR_STAGES = ['metrics', 'get_scale', 'set_scale', 'status', 'spec'] as const;
+export type ErrorStage = (typeof ERROR_STAGES)[number];
+const DIRECTIONS = ['up', 'down'] as const;
 
 /** The operator's Prometheus metrics, labelled by the LagAutoscaler's namespace and name. */
 export class OperatorMetrics {
@@ -9,6 +11,8 @@ export class OperatorMetrics {
   private readonly scaleEvents: Counter<'namespace' | 'name' | 'direction'>;
   private readonly errors: Counter<'namespace' | 'name' | 'stage'>;
   readonly reconcileDuration: Histogram<'namespace' | 'name'>;
+  /** The LagAutoscalers whose series exist, as namespace/name. */
+  private readonly started = new Set<string>();
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -25,12 +29,27 @@ export class OperatorMetrics {
     });
   }
 
+  /**
+   * Every counter and the histogram of a LagAutoscaler at 0 from the start of its loop, so a
+   * rate() or an alert sees the series before its first event. A loop restarted for a spec
+   * change keeps the counts. The replica gauges wait for the first reconcile: there is no
+   * honest value before.
+   */
+  loopStarted(namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    if (this.started.has(key)) return;
+    this.started.add(key);
+    for (const direction of DIRECTIONS) this.scaleEvents.inc({ namespace, name, direction }, 0);
+    for (const stage of ERROR_STAGES) this.errors.inc({ namespace, name, stage }, 0);
+    this.reconcileDuration.zero({ namespace, name });
+  }
+
   replicas(namespace: string, name: string, current: number, desired: number): void {
     this.current.set({ namespace, name }, current);
     this.desired.set({ namespace, name }, desired);
   }
 
-  scaled(namespace: string, name: string, direction: 'up' | 'down'): void {
+  scaled(namespace: string, name: string, direction: (typeof DIRECTIONS)[number]): void {
     this.scaleEvents.inc({ namespace, name, direction });
   }
 
@@ -38,8 +57,11 @@ export class OperatorMetrics {
     this.errors.inc({ namespace, name, stage });
   }
 
-  /** A deleted LagAutoscaler leaves no gauges behind. */
+  /** A deleted LagAutoscaler leaves no series behind. */
   forget(namespace: string, name: string): void {
+    this.started.delete(`${namespace}/${name}`);
     for (const metric of [this.desired, this.current, this.reconcileDuration]) metric.remove({ namespace, name });
+    for (const direction of DIRECTIONS) this.scaleEvents.remove({ namespace, name, direction });
+    for (const stage of ERROR_STAGES) this.errors.remove({ namespace, name, stage });
   }
 }

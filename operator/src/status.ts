@@ -1,4 +1,4 @@
-import type { Decision, MetricsSnapshot } from './decide.js';
+import type { Decision, Hold, Limit, MetricsSnapshot, Rule } from './decide.js';
 
 /** The LagAutoscaler's status, as the CRD declares it. */
 export interface AutoscalerStatus {
@@ -11,6 +11,9 @@ export interface AutoscalerStatus {
     time: string;
     desiredReplicas: number;
     reason: string;
+    rule: Rule | null;
+    heldBy: Hold | null;
+    limitedBy: Limit | null;
     lagReplicas: number | null;
     capacityReplicas: number | null;
     inputs: {
@@ -77,6 +80,9 @@ export function decisionRecord(
     time: now.toISOString(),
     desiredReplicas: decision.desiredReplicas,
     reason: decision.reason,
+    rule: decision.rule,
+    heldBy: decision.heldBy,
+    limitedBy: decision.limitedBy,
     lagReplicas: decision.lagReplicas,
     capacityReplicas: decision.capacityReplicas,
     inputs,

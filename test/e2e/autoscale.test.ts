@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTopics, readTopic } from '../support/kafka.js';
-import { freePort, getJson, postJson, startService, type RunningService } from '../support/services.js';
+import { freePort, getJson, postJson, startService, stopPidFiles, type RunningService } from '../support/services.js';
 
 /** Six consecutive free ports for consumers 1..6, as the operator's local target numbers them. */
 async function consumerPortRange(): Promise<number> {
@@ -24,14 +24,7 @@ describe('the operator in local mode on a real broker', () => {
   const started: RunningService[] = [];
   afterAll(async () => {
     await Promise.all(started.map((s) => s.stop()));
-    // Consumers are detached from the operator by design: stop them by their pid files.
-    for (const file of readdirSync(runDir, { withFileTypes: true }).filter((f) => f.name.endsWith('.pid'))) {
-      try {
-        process.kill(Number(readFileSync(join(runDir, file.name), 'utf8')), 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    stopPidFiles(runDir);
     rmSync(dir, { recursive: true, force: true });
   });
 

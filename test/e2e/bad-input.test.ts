@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../support/lab.js';
+import { getJson } from '../support/services.js';
 
 interface Case {
   service: 'producer' | 'consumer' | 'monitor';
@@ -64,7 +65,7 @@ describe('bad input gets a 4xx naming the field and the reason', () => {
     });
     expect(res.status).toBe(c.status);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.error).toEqual(expect.any(String));
     if (c.field) {
       const problem = body.problems.find((p: { field: string }) => p.field === c.field);
@@ -75,7 +76,7 @@ describe('bad input gets a 4xx naming the field and the reason', () => {
 
   it('nothing crashed and nothing was produced by the refused requests', async () => {
     for (const url of Object.values(urls)) expect((await fetch(`${url}/health`)).status).toBe(200);
-    expect((await (await fetch(`${lab.producer.url}/stats`)).json()).produced).toBe(0);
+    expect((await getJson(`${lab.producer.url}/stats`)).produced).toBe(0);
     expect(lab.consumers[0]!.process.exitCode).toBeNull();
   });
 });

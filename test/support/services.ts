@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './paths.js';
@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
  * Starts a built service (services/<name>/dist/main.js, or the operator) as a real process, logs to
  * .lab/test-logs/<label>.log, and resolves once its HTTP API answers /health (healthy or not).
  */
-export async function startService(name: ServiceName, env: Record<string, string>, label = name): Promise<RunningService> {
+export async function startService(name: ServiceName, env: Record<string, string>, label: string = name): Promise<RunningService> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const logDir = join(REPO, '.lab/test-logs');
   mkdirSync(logDir, { recursive: true });
@@ -81,4 +81,19 @@ export async function postJson(url: string, body?: unknown): Promise<{ status: n
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/**
+ * Sends SIGTERM to every process named by a *.pid file in runDir: consumers that the operator's
+ * local mode started outlive it by design, so a test stops them this way.
+ */
+export function stopPidFiles(runDir: string): void {
+  if (!existsSync(runDir)) return;
+  for (const file of readdirSync(runDir).filter((f) => f.endsWith('.pid'))) {
+    try {
+      process.kill(Number(readFileSync(join(runDir, file), 'utf8')), 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }

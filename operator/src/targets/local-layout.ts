@@ -1,16 +1,18 @@
 import { join } from 'node:path';
+import { LAB } from '@bplab/kit';
 
 /**
  * Where local consumer processes keep their pid files and logs, shared by the operator's local
- * mode and the lab's scripts: consumer <n> (1-based) listens on basePort + n - 1, is named
- * consumer-<n>, writes its pid to <runDir>/consumer-<n>.pid and logs to <logDir>/consumer-<n>.log.
- * A process counts as a replica while its pid file names a live process, whoever started it.
+ * mode and the lab's scripts (both read kit's lab.json; the scripts through hack/lib/lab.sh):
+ * consumer <n> (1-based) listens on basePort + n - 1, is named consumer-<n>, writes its pid to
+ * <runDir>/consumer-<n>.pid and logs to <logDir>/consumer-<n>.log. A process counts as a replica
+ * while its pid file names a live process, whoever started it.
  */
 export const LOCAL_LAYOUT = {
-  runDir: '.lab/run',
-  logDir: '.lab/logs',
-  basePort: 8001,
-  consumerEntry: 'services/consumer/dist/main.js',
+  runDir: LAB.paths.runDir,
+  logDir: LAB.paths.logDir,
+  basePort: LAB.ports.consumerBase,
+  consumerEntry: LAB.paths.consumerEntry,
 } as const;
 
 export const consumerId = (n: number) => `consumer-${n}`;

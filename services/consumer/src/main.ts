@@ -1,6 +1,6 @@
 import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
-import { config } from './config.js';
+import { readConfig } from './config.js';
 import { GroupConsumer } from './group-consumer.js';
 import { consumerMetrics } from './metrics.js';
 import { Processor } from './processor.js';
@@ -8,12 +8,13 @@ import { consumerRoutes } from './routes.js';
 import { KafkaSink } from './sink.js';
 
 run(async () => {
+  const config = readConfig();
   const service = config.SERVICE_NAME ?? 'consumer';
   const consumerId = config.CONSUMER_ID;
   const logger = createLogger(service, config.LOG_LEVEL).child({ consumer: consumerId });
   const telemetry = startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const registry = createRegistry(service);
-  const metrics = consumerMetrics(registry, consumerId);
+  const metrics = consumerMetrics(registry, consumerId, config.TOPIC);
 
   const kafka = createKafka(consumerId, config.KAFKA_BROKERS, logger);
   const probe = new BrokerProbe(kafka);

@@ -1,7 +1,7 @@
 import { RateWindow } from '@bplab/kit';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export function consumerMetrics(registry: Registry, consumer: string) {
+export function consumerMetrics(registry: Registry, consumer: string, topic: string) {
   const labels = ['consumer'] as const;
   const m = {
     consumed: new Counter({ name: 'kafka_messages_consumed_total', help: 'Orders processed and committed', labelNames: [...labels, 'topic'], registers: [registry] }),
@@ -19,9 +19,13 @@ export function consumerMetrics(registry: Registry, consumer: string) {
     rebalances: new Counter({ name: 'kafka_consumer_rebalances_total', help: 'Group joins (each rebalance ends in one)', labelNames: labels, registers: [registry] }),
     rate: new RateWindow(),
   };
+  // Every series exists from start-up, so a dashboard shows 0 rather than "No data" before the
+  // first message. The routes set kafka_consumer_processing_time_ms from the configured value.
   for (const gauge of [m.paused, m.assigned]) gauge.set({ consumer }, 0);
+  m.consumed.inc({ consumer, topic }, 0);
   m.rebalances.inc({ consumer }, 0);
   m.errors.inc({ consumer }, 0);
+  m.processing.zero({ consumer });
   return m;
 }
 export type ConsumerMetrics = ReturnType<typeof consumerMetrics>;

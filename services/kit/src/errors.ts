@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 
-export interface FieldProblem {
+interface FieldProblem {
   field: string;
   reason: string;
 }

@@ -13,7 +13,7 @@ export interface HealthReport {
   [key: string]: unknown;
 }
 
-export interface HttpOptions {
+interface HttpOptions {
   logger: Logger;
   registry: Registry;
   health: () => HealthReport;

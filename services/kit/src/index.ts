@@ -1,11 +1,12 @@
 export { commonEnv, env, loadConfig } from './config.js';
-export { HttpError, invalidRequest, unavailable, type FieldProblem } from './errors.js';
+export { HttpError, unavailable } from './errors.js';
 export { close, createApp, listen, parse, type HealthReport } from './http.js';
-export { BrokerProbe, createKafka, type Admin, type BrokerState, type Consumer, type EachMessagePayload, type Producer } from './kafka.js';
+export { BrokerProbe, createKafka, type Admin, type Consumer, type EachMessagePayload, type Producer } from './kafka.js';
 export { createLogger, type Logger } from './logger.js';
 export { LAB } from './lab.js';
 export { createRegistry } from './metrics.js';
-export { RateWindow, round } from './rate.js';
+export { RateWindow } from './rate.js';
 export { retryUntilDone } from './retry.js';
+export { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS } from './scaling.js';
 export { onShutdown, run } from './shutdown.js';
-export { contextFromHeaders, startTelemetry, traceHeaders, type Telemetry } from './telemetry.js';
+export { contextFromHeaders, startTelemetry, traceHeaders } from './telemetry.js';

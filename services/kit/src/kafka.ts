@@ -25,7 +25,7 @@ export function createKafka(clientId: string, brokers: string[], logger: Logger)
   });
 }
 
-export interface BrokerState {
+interface BrokerState {
   up: boolean;
   since: string;
   error?: string;

@@ -33,7 +33,6 @@ export class RateWindow {
   }
 }
 
-export function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
 }

@@ -3,7 +3,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 
-export interface Telemetry {
+interface Telemetry {
   tracer: Tracer;
   shutdown: () => Promise<void>;
 }

@@ -1,11 +1,12 @@
 import { close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run } from '@bplab/kit';
-import { config } from './config.js';
+import { readConfig } from './config.js';
 import { lagMetrics } from './metrics.js';
 import { Poller, readOffsets } from './poller.js';
 import { monitorRoutes } from './routes.js';
 import { LagTracker } from './tracker.js';
 
 run(async () => {
+  const config = readConfig();
   const service = config.SERVICE_NAME ?? 'lag-monitor';
   const logger = createLogger(service, config.LOG_LEVEL);
   const registry = createRegistry(service);

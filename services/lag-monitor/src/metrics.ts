@@ -19,7 +19,12 @@ export function lagMetrics(registry: Registry, group: string, topic: string) {
     polls: new Counter({ name: 'kafka_lag_monitor_polls_total', help: 'Polls of Kafka by result', labelNames: [...labelNames, 'result'], registers: [registry] }),
   };
   const labels = { group, topic };
-  m.polls.inc({ ...labels, result: 'error' }, 0);
+  for (const result of ['ok', 'error']) m.polls.inc({ ...labels, result }, 0);
+  // Rates need two samples. Until then they read 0, "nothing seen moving yet", so that every
+  // listed series exists from start-up and a dashboard shows 0 rather than "No data". Nothing
+  // decides on this zero: the operator reads /lag, where the rates stay null until two samples.
+  // The other gauges wait for the first poll: a lag of 0 before Kafka has answered would be false.
+  for (const gauge of [m.rateOfChange, m.production, m.consumption]) gauge.set(labels, 0);
 
   return {
     polls: m.polls,
@@ -30,7 +35,7 @@ export function lagMetrics(registry: Registry, group: string, topic: string) {
       for (const p of s.partitions) m.lag.set({ ...labels, partition: String(p.partition) }, p.lag);
       m.lagSeconds.set(labels, s.lag_seconds);
       m.status.set(labels, STATUS_LEVEL[s.status]);
-      // Rates appear once two samples exist, rather than as a made-up zero.
+      // A gap longer than the rate window leaves no slope: the last one stands until there is one.
       if (s.rate_of_change !== null) m.rateOfChange.set(labels, s.rate_of_change);
       if (s.production_rate !== null) m.production.set(labels, s.production_rate);
       if (s.consumption_rate !== null) m.consumption.set(labels, s.consumption_rate);

@@ -1,3 +1,4 @@
+import { consumersNeeded, requiredRate } from '@bplab/kit';
 import type { LagSnapshot, Thresholds } from './lag.js';
 
 export interface Recommendation {
@@ -12,14 +13,15 @@ export interface RecommendContext {
   thresholds: Thresholds;
   /** How fast a backlog should drain, for the capacity estimate. */
   drainTargetSeconds: number;
-  /** The last per-consumer rate measured while consumers were saturated (lag > 0), if any. */
+  /** The per-consumer rate measured while the consumers were saturated (LagTracker.perConsumerRate), if any. */
   perConsumerRate: number | null;
 }
 
 /**
  * Advice from one snapshot, in order of urgency. The capacity arithmetic is the seed's
- * "1000 ms / processing time" generalised: consumers needed = (arrival rate + backlog / drain
- * target) / per-consumer rate, and never more than one per partition.
+ * "1000 ms / processing time" generalised, and the operator's capacity rule: consumers needed =
+ * (arrival rate + backlog / drain target) / per-consumer rate, within the kit's tolerance
+ * (consumersNeeded), and never more than one per partition.
  */
 export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation[] {
   const out: Recommendation[] = [];
@@ -39,20 +41,20 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
   }
 
   if (ctx.perConsumerRate !== null && ctx.perConsumerRate > 0 && (growing || s.status !== 'ok')) {
-    const demand = (s.production_rate ?? 0) + s.total_lag / ctx.drainTargetSeconds;
-    const needed = Math.max(1, Math.ceil(demand / ctx.perConsumerRate));
+    const load = { arrivalRate: s.production_rate ?? 0, backlog: s.total_lag, drainSeconds: ctx.drainTargetSeconds };
+    const needed = consumersNeeded(load, ctx.perConsumerRate);
     if (needed > partitions) {
       out.push({
         severity: 'critical',
         action: `Add partitions, speed processing up (POST /fast) or throttle the producer (POST /config rate_ms): even ${partitions} consumers cannot keep up`,
-        reason: `about ${needed} consumers at ${ctx.perConsumerRate} msg/s each would be needed, but ${partitions} partitions allow at most ${partitions} active consumers`,
+        reason: `about ${needed} consumers at ${round(ctx.perConsumerRate)} msg/s each would be needed, but ${partitions} partitions allow at most ${partitions} active consumers`,
         suggested_consumers: partitions,
       });
     } else if (needed > s.members) {
       out.push({
         severity: s.status === 'critical' ? 'critical' : 'warning',
         action: `Scale consumers from ${s.members} to ${needed}`,
-        reason: `production ${s.production_rate ?? 0} msg/s plus draining ${s.total_lag} messages in ${ctx.drainTargetSeconds} s needs ${round(demand)} msg/s; one consumer does ${ctx.perConsumerRate} msg/s`,
+        reason: `production ${s.production_rate ?? 0} msg/s plus draining ${s.total_lag} messages in ${ctx.drainTargetSeconds} s needs ${round(requiredRate(load))} msg/s; one consumer does ${round(ctx.perConsumerRate)} msg/s`,
         suggested_consumers: needed,
       });
     }
@@ -73,18 +75,6 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
   }
   if (out.length === 0) out.push({ severity: 'info', action: 'No action needed', reason: `lag ${s.total_lag} is under the warning threshold (${ctx.thresholds.lagWarning}) and not growing fast` });
   return out;
-}
-
-/**
- * One consumer's throughput, from a snapshot in which the consumers were saturated, or null.
- * Saturated: a real backlog (at least the warning threshold: at light load lag blips to 1 or 2
- * and consumption is just the arrival rate), the same members as the sample before (no
- * rebalance under way) and some consumption (a paused group says nothing about capacity).
- */
-export function saturatedRate(s: LagSnapshot, previousMembers: number | undefined, thresholds: Thresholds): number | null {
-  if (s.total_lag < thresholds.lagWarning || s.members === 0 || s.members !== previousMembers) return null;
-  if (s.consumption_rate === null || s.consumption_rate <= 0) return null;
-  return round(s.consumption_rate / Math.min(s.members, s.partition_count));
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;

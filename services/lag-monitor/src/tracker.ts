@@ -1,4 +1,4 @@
-import { saturatedRate } from './recommend.js';
+import { saturatedRate } from '@bplab/kit';
 import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type Thresholds } from './lag.js';
 
 export interface Alert {
@@ -39,6 +39,8 @@ export class LagTracker {
    */
   perConsumerRate: number | null = null;
   private saturatedRates: { at: number; rate: number }[] = [];
+  /** When the member count last changed (a rebalance); null until a change is seen. */
+  private membersChangedAt: number | null = null;
 
   constructor(private readonly options: TrackerOptions) {}
 
@@ -48,7 +50,18 @@ export class LagTracker {
     this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
     const next = snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs);
     const alert = statusChange(this.latest, next);
-    const rate = saturatedRate(next, this.latest?.members, this.options.thresholds);
+    if (this.latest && next.members !== this.latest.members) this.membersChangedAt = sample.at;
+    // Saturated as the operator's rule has it (the kit's saturated): a backlog of at least the
+    // warning threshold, the members of the sample before, no change within the settle time.
+    const rate = saturatedRate(
+      { backlog: next.total_lag, consumptionRate: next.consumption_rate, members: next.members, partitions: next.partition_count },
+      {
+        backlogThreshold: this.options.thresholds.lagWarning,
+        expectedMembers: this.latest?.members ?? next.members,
+        membershipChangedAt: this.membersChangedAt,
+        now: sample.at,
+      },
+    );
     if (rate !== null) this.saturatedRates.push({ at: sample.at, rate });
     this.saturatedRates = this.saturatedRates.filter((r) => sample.at - r.at <= RATE_MEMORY_MS);
     if (this.saturatedRates.length > 0) this.perConsumerRate = Math.max(...this.saturatedRates.map((r) => r.rate));

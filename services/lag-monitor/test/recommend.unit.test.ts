@@ -1,6 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { capacityRule, type MetricsSnapshot } from '../../../operator/src/decide.js';
+import { parseSpec } from '../../../operator/src/spec.js';
 import type { LagSnapshot } from '../src/lag.js';
-import { recommend, saturatedRate } from '../src/recommend.js';
+import { recommend } from '../src/recommend.js';
 
 const thresholds = { lagWarning: 100, lagCritical: 500, rateWarning: 10 };
 const base: LagSnapshot = {
@@ -51,14 +54,54 @@ describe('recommend', () => {
   });
 });
 
-describe('saturatedRate', () => {
-  it.each([
-    { name: 'busy consumers give their rate', s: { total_lag: 300, members: 3, consumption_rate: 6 }, prevMembers: 3, rate: 2 },
-    { name: 'light-load blips (lag under the warning threshold) are not capacity', s: { total_lag: 2, members: 3, consumption_rate: 1 }, prevMembers: 3, rate: null },
-    { name: 'a membership change (rebalance) is not measured', s: { total_lag: 300, members: 3, consumption_rate: 1 }, prevMembers: 2, rate: null },
-    { name: 'more members than partitions count only the busy ones', s: { total_lag: 300, members: 12, consumption_rate: 12 }, prevMembers: 12, rate: 2 },
-    { name: 'no consumption (paused) says nothing', s: { total_lag: 300, members: 1, consumption_rate: 0 }, prevMembers: 1, rate: null },
-  ])('$name', ({ s, prevMembers, rate }) => {
-    expect(saturatedRate({ ...base, ...s }, prevMembers, thresholds)).toBe(rate);
+/**
+ * The lag monitor advises and the operator acts, from the same arithmetic (the kit's scaling):
+ * given the same snapshot and per-consumer rate, the monitor's suggested count is the operator's
+ * capacity rule, capped at one consumer per partition as the operator caps it.
+ */
+describe('the monitor and the operator agree', () => {
+  const operatorSpec = (drainSeconds: number) =>
+    parseSpec({ scaleTargetRef: { name: 'consumer' }, metricsSource: { url: 'http://lag-monitor:8010' }, topic: 'orders', consumerGroup: 'order-processors', targetDrainSeconds: drainSeconds });
+  const operatorSnapshot = (s: LagSnapshot): MetricsSnapshot => ({
+    group: 'order-processors',
+    topic: 'orders',
+    totalLag: s.total_lag,
+    partitionCount: s.partition_count,
+    productionRate: s.production_rate,
+    consumptionRate: s.consumption_rate,
+    members: s.members,
+    sampledAt: 0,
+    stale: false,
+  });
+  const suggested = (s: LagSnapshot, rate: number, drainSeconds: number) =>
+    recommend(s, { thresholds, drainTargetSeconds: drainSeconds, perConsumerRate: rate }).find((r) => r.suggested_consumers !== undefined)?.suggested_consumers;
+  const operatorCount = (s: LagSnapshot, rate: number, drainSeconds: number) =>
+    Math.min(s.partition_count, capacityRule(operatorSnapshot(s), operatorSpec(drainSeconds), rate).replicas);
+
+  it('on a need within the tolerance of a whole consumer: (10.5 + 1200 / 60) / 10 = 3.05 is 3 for both', () => {
+    const s: LagSnapshot = { ...base, status: 'critical', total_lag: 1200, rate_of_change: 1, production_rate: 10.5, consumption_rate: 10 };
+    expect(suggested(s, 10, 60)).toBe(3);
+    expect(operatorCount(s, 10, 60)).toBe(3);
+  });
+
+  it('on the consumer count whenever the monitor suggests one to scale to', () => {
+    const snapshotArb = fc.record({
+      total_lag: fc.integer({ min: 0, max: 1_000_000 }),
+      production_rate: fc.double({ min: 0, max: 5000, noNaN: true }),
+      members: fc.integer({ min: 1, max: 12 }),
+      partition_count: fc.integer({ min: 1, max: 12 }),
+      status: fc.constantFrom('ok' as const, 'warning' as const, 'critical' as const),
+      rate_of_change: fc.double({ min: -100, max: 100, noNaN: true }),
+    });
+    fc.assert(
+      fc.property(snapshotArb, fc.double({ min: 0.01, max: 500, noNaN: true }), fc.integer({ min: 1, max: 600 }), (fields, rate, drainSeconds) => {
+        const s: LagSnapshot = { ...base, ...fields, consumption_rate: rate };
+        const monitor = suggested(s, rate, drainSeconds);
+        const operator = operatorCount(s, rate, drainSeconds);
+        if (monitor !== undefined) expect(monitor).toBe(operator);
+        // And the monitor asks for more exactly when the operator would add consumers.
+        if (s.status !== 'ok' && s.members < s.partition_count) expect(monitor !== undefined).toBe(operator > s.members);
+      }),
+    );
   });
 });

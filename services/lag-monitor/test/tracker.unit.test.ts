@@ -3,10 +3,10 @@ import type { OffsetSample } from '../src/lag.js';
 import { LagTracker } from '../src/tracker.js';
 
 const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, historySize: 3, alertsSize: 2 };
-const sample = (at: number, end: number, committed: number): OffsetSample => ({
+const sample = (at: number, end: number, committed: number, members = 1): OffsetSample => ({
   at,
   partitions: [{ partition: 0, start_offset: 0, end_offset: end, committed_offset: committed }],
-  members: 1,
+  members,
   group_state: 'Stable',
 });
 
@@ -32,6 +32,17 @@ describe('LagTracker', () => {
     expect(t.perConsumerRate).toBe(10);
     t.record(sample(4000, 1000, 1000)); // caught up: the rate of this step is not capacity
     t.record(sample(6000, 1001, 1001));
+    expect(t.perConsumerRate).toBe(10);
+  });
+
+  it('measures nothing until the membership has been stable for the settle time (a rebalance stalls consumption)', () => {
+    const t = new LagTracker(options);
+    t.record(sample(0, 5000, 0, 2));
+    t.record(sample(2000, 5000, 10, 1)); // a member left: the group rebalances
+    t.record(sample(4000, 5000, 20, 1)); // 5 msg/s, but the stall is still in the rate window
+    expect(t.perConsumerRate).toBeNull();
+    t.record(sample(13_000, 5000, 110, 1));
+    t.record(sample(17_000, 5000, 150, 1)); // 15 s after the change: settled, 10 msg/s
     expect(t.perConsumerRate).toBe(10);
   });
 

@@ -2,18 +2,19 @@ import { hostname } from 'node:os';
 import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
 import { AutoProducer } from './auto-producer.js';
-import { config } from './config.js';
+import { readConfig } from './config.js';
 import { producerMetrics } from './metrics.js';
 import { producerRoutes } from './routes.js';
 import { OrderSender } from './sender.js';
 
 run(async () => {
+  const config = readConfig();
   const service = config.SERVICE_NAME ?? 'producer';
   const producerId = `${service}-${hostname()}`;
   const logger = createLogger(service, config.LOG_LEVEL);
   const telemetry = startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const registry = createRegistry(service);
-  const metrics = producerMetrics(registry);
+  const metrics = producerMetrics(registry, config.TOPIC);
 
   const kafka = createKafka(producerId, config.KAFKA_BROKERS, logger);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });

@@ -3,6 +3,23 @@ import { traceHeaders, unavailable, type BrokerProbe, type Producer } from '@bpl
 import { buildOrder, orderKey, type Order, type OrderOverrides } from './orders.js';
 import type { ProducerMetrics } from './metrics.js';
 
+/** Every reason kafka_produce_errors_total counts, so that each series exists from start-up. */
+export const PRODUCE_ERROR_REASONS = ['retries_exhausted', 'not_retriable', 'other'] as const;
+type ProduceErrorReason = (typeof PRODUCE_ERROR_REASONS)[number];
+
+/**
+ * kafkajs's retrier rejects a send with KafkaJSNumberOfRetriesExceeded once retriable failures
+ * (broker down, leader moving, timeouts) have used up the retries, and with
+ * KafkaJSNonRetriableError for a failure retrying cannot fix; anything else (a send on a
+ * disconnected producer) is "other".
+ */
+export function produceErrorReason(err: unknown): ProduceErrorReason {
+  const name = err instanceof Error ? err.name : undefined;
+  if (name === 'KafkaJSNumberOfRetriesExceeded') return 'retries_exhausted';
+  if (name === 'KafkaJSNonRetriableError') return 'not_retriable';
+  return 'other';
+}
+
 /**
  * Sends orders and resolves only once Kafka has acknowledged them (acks=all): an order the API
  * answered 201 for is never lost. A broker failure becomes a 503 for the caller.
@@ -58,8 +75,7 @@ export class OrderSender {
       return acks.map((ack) => ({ partition: ack.partition, offset: ack.baseOffset ?? '' }));
     } catch (err) {
       this.errors += 1;
-      const reason = err instanceof Error ? err.name : 'unknown';
-      this.metrics.errors.inc({ topic: this.topic, reason });
+      this.metrics.errors.inc({ topic: this.topic, reason: produceErrorReason(err) });
       span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
       this.probe.reportFailure(err);
       throw unavailable(err instanceof Error ? err.message : String(err));

@@ -1,0 +1,92 @@
+/**
+ * The scaling arithmetic that the operator's decision and the lag monitor's advice share, so the
+ * two cannot disagree: when a group's consumption measures its capacity, what one consumer
+ * manages, and how many consumers a load needs. Pure: no I/O, no clock.
+ */
+
+/**
+ * After a membership change (a scale, a rebalance) consumption stalls for a moment, and the lag
+ * monitor's rate window still holds that stall for a while: no capacity is measured until then.
+ */
+export const SETTLE_MS = 15_000;
+
+/**
+ * As the HPA's tolerance: a need within 10 % of a whole consumer does not ask for another one,
+ * so measurement noise at steady load never adds a consumer.
+ */
+export const CAPACITY_TOLERANCE = 0.1;
+
+/** One look at a consumer group, in the units the arithmetic uses. */
+export interface GroupSample {
+  /** Messages waiting: the total lag. */
+  backlog: number;
+  /** Messages per second committed; null until there are two samples. */
+  consumptionRate: number | null;
+  members: number;
+  partitions: number;
+}
+
+export interface SaturationContext {
+  /**
+   * A backlog of at least this is work waiting. At light load lag blips to 1 or 2 (the message
+   * in hand counts), and consumption there is the arrival rate, not capacity.
+   */
+  backlogThreshold: number;
+  /** The members the group should have: the operator's replica count, the monitor's previous sample. */
+  expectedMembers: number;
+  /** The last membership change: the operator's last scale, the monitor's last change of member count; null if none. */
+  membershipChangedAt: number | null;
+  now: number;
+}
+
+/**
+ * Saturated: the consumers work flat out, so their consumption is their capacity. All of: a
+ * backlog of at least the threshold; a stable membership (the expected count, unchanged for
+ * SETTLE_MS); some consumption (a paused group says nothing about capacity). Without these,
+ * every scale-up's rebalance stall lowers the figure, which asks for more consumers: a runaway.
+ */
+export function saturated(group: GroupSample, context: SaturationContext): boolean {
+  const settled = context.membershipChangedAt === null || context.now - context.membershipChangedAt >= SETTLE_MS;
+  return (
+    group.backlog >= context.backlogThreshold &&
+    group.members === context.expectedMembers &&
+    settled &&
+    busyConsumers(group.members, group.partitions) > 0 &&
+    group.consumptionRate !== null &&
+    group.consumptionRate > 0
+  );
+}
+
+/** Consumers with work: members beyond the partition count sit idle. */
+function busyConsumers(members: number, partitions: number): number {
+  return Math.min(members, partitions);
+}
+
+/** Messages per second one busy consumer does. */
+export function perConsumerRate(consumptionRate: number, members: number, partitions: number): number {
+  return consumptionRate / busyConsumers(members, partitions);
+}
+
+/** The per-consumer rate when the group is saturated, otherwise null. */
+export function saturatedRate(group: GroupSample, context: SaturationContext): number | null {
+  if (!saturated(group, context)) return null;
+  return perConsumerRate(group.consumptionRate!, group.members, group.partitions);
+}
+
+export interface Load {
+  /** Messages per second arriving. */
+  arrivalRate: number;
+  backlog: number;
+  /** How fast the backlog should drain. */
+  drainSeconds: number;
+}
+
+/** Messages per second the group must do: the arrivals plus the backlog spread over the drain time. */
+export function requiredRate(load: Load): number {
+  return load.arrivalRate + load.backlog / load.drainSeconds;
+}
+
+/** Consumers needed for a load at a per-consumer rate (> 0), within CAPACITY_TOLERANCE. */
+export function consumersNeeded(load: Load, perConsumer: number): number {
+  return Math.max(0, Math.ceil(requiredRate(load) / perConsumer - CAPACITY_TOLERANCE));
+}

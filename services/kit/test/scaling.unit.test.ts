@@ -1,0 +1,52 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS, type GroupSample, type SaturationContext } from '../src/scaling.js';
+
+const NOW = 1_700_000_000_000;
+const busy: GroupSample = { backlog: 300, consumptionRate: 30, members: 3, partitions: 6 };
+const context: SaturationContext = { backlogThreshold: 100, expectedMembers: 3, membershipChangedAt: null, now: NOW };
+
+describe('saturatedRate: only a saturated, settled group measures capacity', () => {
+  it.each([
+    { name: 'backlogged, stable group: consumption / members', group: {}, ctx: {}, rate: 10 },
+    { name: 'a backlog of exactly the threshold counts', group: { backlog: 100 }, ctx: {}, rate: 10 },
+    { name: 'lag below the threshold (light-load blips) is not capacity', group: { backlog: 99 }, ctx: {}, rate: null },
+    { name: 'a member still joining or leaving', group: { members: 2 }, ctx: {}, rate: null },
+    { name: `a membership change ${SETTLE_MS - 1} ms ago: its rebalance stall is still in the rate window`, group: {}, ctx: { membershipChangedAt: NOW - SETTLE_MS + 1 }, rate: null },
+    { name: `a membership change ${SETTLE_MS} ms ago has settled`, group: {}, ctx: { membershipChangedAt: NOW - SETTLE_MS }, rate: 10 },
+    { name: 'no consumption (paused group)', group: { consumptionRate: 0 }, ctx: {}, rate: null },
+    { name: 'no rate yet (one sample)', group: { consumptionRate: null }, ctx: {}, rate: null },
+    { name: 'no members', group: { members: 0 }, ctx: { expectedMembers: 0 }, rate: null },
+    { name: 'members beyond partitions are idle: only the busy ones count', group: { members: 8 }, ctx: { expectedMembers: 8 }, rate: 5 },
+  ])('$name', ({ group, ctx, rate }) => {
+    expect(saturatedRate({ ...busy, ...group }, { ...context, ...ctx })).toBe(rate);
+  });
+});
+
+describe('consumersNeeded: (arrival + backlog / drain time) / per-consumer rate, within 10 %', () => {
+  it.each([
+    { name: 'arrivals only: 40 msg/s at 10 each', load: { arrivalRate: 40, backlog: 0, drainSeconds: 30 }, rate: 10, needed: 4 },
+    { name: 'arrivals and backlog: (40 + 300 / 30) / 10', load: { arrivalRate: 40, backlog: 300, drainSeconds: 30 }, rate: 10, needed: 5 },
+    { name: 'within 10 % of a whole consumer asks for no other: 3.05 -> 3', load: { arrivalRate: 30.5, backlog: 0, drainSeconds: 30 }, rate: 10, needed: 3 },
+    { name: 'beyond it does: 3.11 -> 4', load: { arrivalRate: 31.1, backlog: 0, drainSeconds: 30 }, rate: 10, needed: 4 },
+    { name: 'nothing to do needs nobody', load: { arrivalRate: 0, backlog: 0, drainSeconds: 30 }, rate: 10, needed: 0 },
+  ])('$name', ({ load, rate, needed }) => {
+    expect(consumersNeeded(load, rate)).toBe(needed);
+  });
+
+  it('is enough for the load, and one fewer would not be (beyond the tolerance)', () => {
+    const load = fc.record({
+      arrivalRate: fc.double({ min: 0, max: 10_000, noNaN: true }),
+      backlog: fc.integer({ min: 0, max: 10_000_000 }),
+      drainSeconds: fc.integer({ min: 1, max: 600 }),
+    });
+    fc.assert(
+      fc.property(load, fc.double({ min: 0.01, max: 1000, noNaN: true }), (l, rate) => {
+        const needed = consumersNeeded(l, rate);
+        const required = requiredRate(l);
+        expect(needed * rate).toBeGreaterThanOrEqual(required - 0.1 * rate - 1e-9 * required);
+        if (needed > 0) expect((needed - 1) * rate).toBeLessThan(required);
+      }),
+    );
+  });
+});
