@@ -88,3 +88,51 @@ testenv-down: ## Stop the local kube-apiserver, etcd and kube-controller-manager
 .PHONY: clean
 clean: ## Remove build output and the lab's logs (keeps the download cache)
 	rm -rf services/*/dist operator/dist .lab
+
+# The one-node Kubernetes cluster on this machine (no Docker, no image pulls): hack/cluster/.
+.PHONY: prereqs-cluster
+prereqs-cluster:
+	@bash hack/prereqs.sh cluster
+
+.PHONY: cluster-build
+cluster-build: prereqs-cluster ## Build kubelet, kube-scheduler, kube-proxy, CoreDNS, helm, crictl, pause (cached)
+	@bash hack/cluster/build.sh >/dev/null
+
+.PHONY: cluster-up
+cluster-up: cluster-build ## Start a real one-node cluster (containerd, CoreDNS) and switch kubectl to it
+	@bash hack/cluster/up.sh
+
+.PHONY: cluster-down
+cluster-down: ## Stop the one-node cluster and undo everything it changed on the machine
+	@bash hack/cluster/down.sh
+
+.PHONY: images
+images: cluster-build kafka-fetch ## Build the base images (node-base, kafka) and the lab's, import them into the cluster
+	@bash hack/cluster/images.sh pause coredns node-base kafka >/dev/null
+	@bash hack/cluster/images.sh lab >/dev/null
+
+# The lab in a cluster (hack/deploy/): kind where Docker runs, else the local node of hack/cluster.
+CLUSTER ?=
+HELM_ARGS ?=
+REPLICAS ?=
+STOP ?=
+
+.PHONY: up
+up: ## Build and deploy the lab in a cluster, wait until every pod is Ready (CLUSTER=kind|local, HELM_ARGS='--set ...')
+	@CLUSTER='$(CLUSTER)' HELM_ARGS='$(HELM_ARGS)' bash hack/deploy/up.sh
+
+.PHONY: down
+down: ## Remove the lab from its cluster (release, namespace, port-forwards); the cluster stays
+	@bash hack/deploy/down.sh
+
+.PHONY: port-forward
+port-forward: ## Forward localhost:8000/8001/8010/8020 to the lab's Services in the background (STOP=1 stops them)
+	@STOP='$(STOP)' bash hack/deploy/port-forward.sh
+
+.PHONY: status
+status: ## What runs in the lab's namespace, its lag, and the LagAutoscaler's status and conditions
+	@bash hack/deploy/status.sh
+
+.PHONY: scale-manual
+scale-manual: ## Pause the autoscaler and scale the consumers by hand: REPLICAS=n (no REPLICAS: resume autoscaling)
+	@REPLICAS='$(REPLICAS)' bash hack/deploy/scale-manual.sh

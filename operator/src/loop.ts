@@ -13,7 +13,19 @@ export interface ScaleTarget {
 }
 
 /** The target does not exist (yet): not an outage, so no backoff, but nothing to scale. */
-export class TargetNotFoundError extends Error {}
+/**
+ * The target cannot be scaled for a reason that waiting out a backoff will not fix: it does not
+ * exist (yet), or the operator's Role does not cover it. Not an outage: reported as AbleToScale
+ * False with this reason, and looked at again at the next poll.
+ */
+export class TargetUnavailableError extends Error {
+  constructor(
+    readonly reason: 'TargetNotFound' | 'TargetForbidden',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** The reasons of the Events a loop records. */
 export const EventReason = { scaledUp: 'ScaledUp', scaledDown: 'ScaledDown', metricsUnavailable: 'MetricsUnavailable' } as const;
@@ -171,8 +183,8 @@ export class AutoscalerLoop {
     try {
       current = await target.getReplicas();
     } catch (err) {
-      if (!(err instanceof TargetNotFoundError)) throw new StageError('get_scale', err);
-      condition('AbleToScale', 'False', 'TargetNotFound', message(err));
+      if (!(err instanceof TargetUnavailableError)) throw new StageError('get_scale', err);
+      condition('AbleToScale', 'False', err.reason, err.message);
       await this.report({ ...memory.status, observedGeneration: generation, conditions });
       return;
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The LagAutoscaler spec with the same defaults and limits as the CRD's OpenAPI schema
- * (operator/crd/lagautoscaler.yaml). The apiserver applies them for cluster objects; this schema
+ * (helm/backpressure-lab/crds/lagautoscaler.yaml). The apiserver applies them for cluster objects; this schema
  * applies them to the local-mode YAML file and re-checks what the informer delivers.
  */
 

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import {
   ApiException,
   ApiextensionsV1Api,
@@ -17,20 +16,21 @@ import {
 import { close, createApp, createLogger, listen } from '@bplab/kit';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { Controller } from '../src/controller.js';
 import { readLag } from '../src/metrics-source.js';
 import { OperatorMetrics } from '../src/metrics.js';
 import { operatorRoutes } from '../src/routes.js';
 import type { AutoscalerStatus, Condition } from '../src/status.js';
+import { CHART, render, type K8sObject } from '../../test/support/helm.js';
 import { startCluster, type TestCluster } from './support/apiserver.js';
 
 /*
  * The operator against a real kube-apiserver, etcd and kube-controller-manager (hack/testenv,
  * started on free loopback ports). The lag monitor is a STAND-IN: a tiny HTTP server in this file
  * serving /lag in the lag monitor's JSON shape with figures the test sets. Kafka is not involved.
- * The controller runs in this process with a ServiceAccount token bound to operator/rbac/role.yaml
- * only, so every test here also shows that Role is enough.
+ * The controller runs in this process with a ServiceAccount token bound only to the chart's Role
+ * for the operator (helm/backpressure-lab/templates/operator.yaml, rendered by helm), so every test
+ * here also shows that Role is enough.
  */
 
 const NS = 'lab';
@@ -39,7 +39,6 @@ const VERSION = 'v1alpha1';
 const PLURAL = 'lagautoscalers';
 const PARTITIONS = 4;
 const SCALE_DOWN_WINDOW_S = 4;
-const manifest = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 /** Stand-in for the lag monitor: serves GET /lag with the figures in `state`, timestamped now. */
 class LagMonitorStandIn {
@@ -95,6 +94,7 @@ function statusCode(err: unknown): number | undefined {
 
 describe('operator against a real kube-apiserver', () => {
   let cluster: TestCluster;
+  let role: K8sObject;
   let admin: { apps: AppsV1Api; core: CoreV1Api; custom: CustomObjectsApi };
   let operatorConfig: KubeConfig;
   let controller: Controller;
@@ -132,10 +132,10 @@ describe('operator against a real kube-apiserver', () => {
     consumerGroup: 'order-processors',
   });
   /** Whether the operator's ServiceAccount may do this, as the apiserver's authorizer answers now. */
-  const can = async (verb: string, resource: string, subresource?: string, group = 'apps') =>
+  const can = async (verb: string, resource: string, subresource?: string, group = 'apps', name?: string) =>
     (
       await operatorConfig.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({
-        body: { spec: { resourceAttributes: { namespace: NS, verb, group, resource, ...(subresource ? { subresource } : {}) } } },
+        body: { spec: { resourceAttributes: { namespace: NS, verb, group, resource, ...(subresource ? { subresource } : {}), ...(name ? { name } : {}) } } },
       })
     ).status?.allowed;
   const eventReasons = async (name: string) =>
@@ -146,14 +146,14 @@ describe('operator against a real kube-apiserver', () => {
     const kc = cluster.kubeConfig;
     admin = { apps: kc.makeApiClient(AppsV1Api), core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
 
-    await cluster.kubectl(['apply', '-f', manifest('crd/lagautoscaler.yaml')]);
+    await cluster.kubectl(['apply', '-f', join(CHART, 'crds/lagautoscaler.yaml')]);
     await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', `crd/${PLURAL}.${GROUP}`]);
     await cluster.kubectl(['create', 'namespace', NS]);
     await cluster.kubectl(['create', 'namespace', 'schema']);
-    await cluster.kubectl(['apply', '-n', NS, '-f', manifest('rbac/serviceaccount.yaml'), '-f', manifest('rbac/role.yaml')]);
-    const binding = parseYaml(readFileSync(manifest('rbac/rolebinding.yaml'), 'utf8'));
-    binding.subjects[0].namespace = NS;
-    await cluster.kubectl(['apply', '-n', NS, '-f', '-'], JSON.stringify(binding));
+    // The operator's ServiceAccount, Role and RoleBinding exactly as the chart renders them.
+    const rbac = (await render(NS, [], [], ['--show-only', 'templates/operator.yaml'])).filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));
+    role = rbac.find((o) => o.kind === 'Role')!;
+    await cluster.kubectl(['apply', '-n', NS, '-f', '-'], rbac.map((o) => JSON.stringify(o)).join('\n'));
     const tokenRequest = await admin.core.createNamespacedServiceAccountToken({
       name: 'lag-autoscaler',
       namespace: NS,
@@ -368,10 +368,11 @@ describe('operator against a real kube-apiserver', () => {
     await vi.waitFor(async () => expect((await condition('consumer', 'MetricsAvailable'))?.status).toBe('True'), { timeout: 10_000, interval: 200 });
   });
 
-  it('reports a missing target, and stops the loop when its LagAutoscaler is deleted', async () => {
+  it('reports a target outside its Role, and stops the loop when its LagAutoscaler is deleted', async () => {
+    // The chart's Role names the consumer Deployment only: any other target is refused with 403.
     await createAutoscaler('ghost', { ...baseSpec(), scaleTargetRef: { name: 'no-such-deployment' }, pollIntervalSeconds: 1 });
     await vi.waitFor(
-      async () => expect(await condition('ghost', 'AbleToScale')).toMatchObject({ status: 'False', reason: 'TargetNotFound' }),
+      async () => expect(await condition('ghost', 'AbleToScale')).toMatchObject({ status: 'False', reason: 'TargetForbidden' }),
       { timeout: 10_000, interval: 200 },
     );
     expect(controller.views().map((v) => v.name)).toContain('ghost');
@@ -407,8 +408,9 @@ describe('operator against a real kube-apiserver', () => {
     ))).toBe(403);
     expect(await denied(() => apps.readNamespacedDeploymentScale({ name: 'consumer', namespace: 'default' }))).toBe(403);
 
-    expect(await can('patch', 'deployments', 'scale')).toBe(true);
-    expect(await can('update', 'deployments', 'scale')).toBe(false);
+    expect(await can('patch', 'deployments', 'scale', 'apps', 'consumer')).toBe(true);
+    expect(await can('patch', 'deployments', 'scale', 'apps', 'producer')).toBe(false);
+    expect(await can('update', 'deployments', 'scale', 'apps', 'consumer')).toBe(false);
     expect(await can('delete', 'lagautoscalers', undefined, GROUP)).toBe(false);
     expect(await can('update', 'lagautoscalers', undefined, GROUP)).toBe(false);
     // And the apiserver takes the token the controller runs with for the ServiceAccount itself.
@@ -417,9 +419,8 @@ describe('operator against a real kube-apiserver', () => {
   });
 
   it('writes a refused spec\'s status once the apiserver takes it: a failed write is retried, not forgotten', async () => {
-    const role = parseYaml(readFileSync(manifest('rbac/role.yaml'), 'utf8')) as { rules: { resources: string[] }[] };
     const applyRole = (rules: { resources: string[] }[]) => cluster.kubectl(['apply', '-n', NS, '-f', '-'], JSON.stringify({ ...role, rules }));
-    await applyRole(role.rules.filter((rule) => !rule.resources.includes('lagautoscalers/status')));
+    await applyRole(role.rules.filter((rule: { resources: string[] }) => !rule.resources.includes('lagautoscalers/status')));
     await vi.waitFor(async () => expect(await can('patch', 'lagautoscalers', 'status', GROUP)).toBe(false), { timeout: 10_000, interval: 100 });
     try {
       // The apiserver stores any int64; a JavaScript number holds integers exactly only up to

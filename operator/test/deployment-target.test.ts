@@ -1,6 +1,6 @@
 import { ApiException, type AppsV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { TargetNotFoundError } from '../src/loop.js';
+import { TargetUnavailableError } from '../src/loop.js';
 import { DeploymentTarget, FIELD_MANAGER } from '../src/targets/deployment.js';
 
 /**
@@ -36,10 +36,15 @@ describe('DeploymentTarget.setReplicas', () => {
     expect(patches).toHaveLength(5);
   });
 
-  it('turns a 404 into TargetNotFound and does not retry other errors', async () => {
-    await expect(new DeploymentTarget(stubApi([404]).api, 'lab', 'consumer').setReplicas(2)).rejects.toBeInstanceOf(TargetNotFoundError);
+  it('turns a 404 into TargetNotFound and a 403 into TargetForbidden, and does not retry them or other errors', async () => {
+    await expect(new DeploymentTarget(stubApi([404]).api, 'lab', 'consumer').setReplicas(2)).rejects.toMatchObject({ reason: 'TargetNotFound' });
     const forbidden = stubApi([403, 200]);
-    await expect(new DeploymentTarget(forbidden.api, 'lab', 'consumer').setReplicas(2)).rejects.toMatchObject({ code: 403 });
+    const refused = new DeploymentTarget(forbidden.api, 'lab', 'consumer').setReplicas(2);
+    await expect(refused).rejects.toBeInstanceOf(TargetUnavailableError);
+    await expect(refused).rejects.toMatchObject({ reason: 'TargetForbidden' });
     expect(forbidden.patches).toHaveLength(1);
+    const failing = stubApi([500, 200]);
+    await expect(new DeploymentTarget(failing.api, 'lab', 'consumer').setReplicas(2)).rejects.toMatchObject({ code: 500 });
+    expect(failing.patches).toHaveLength(1);
   });
 });

@@ -88,12 +88,12 @@ describe('local mode', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('the repo\'s local-autoscaler.yaml and crd/example.yaml are valid', async () => {
+  it('the repo\'s local-autoscaler.yaml and example-lagautoscaler.yaml are valid', async () => {
     const local = await readAutoscalerFile(join(REPO, 'operator/local-autoscaler.yaml'));
     expect(local.spec).toMatchObject({ minReplicas: 1, maxReplicas: 10, metricsSource: { url: 'http://127.0.0.1:8010' } });
     // A burst of 500 orders must ask for all 6 consumers.
     expect(Math.ceil(500 / local.spec.lagThreshold)).toBeGreaterThanOrEqual(6);
-    await expect(readAutoscalerFile(join(REPO, 'operator/crd/example.yaml'))).resolves.toBeDefined();
+    await expect(readAutoscalerFile(join(REPO, 'operator/example-lagautoscaler.yaml'))).resolves.toBeDefined();
   });
 
   it('refuses a bad file with an error naming the field', async () => {

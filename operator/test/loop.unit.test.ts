@@ -2,7 +2,7 @@ import { createLogger } from '@bplab/kit';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { MetricsSnapshot } from '../src/decide.js';
-import { AutoscalerLoop, freshMemory, type EventReason, type ScaleTarget, type StatusSink } from '../src/loop.js';
+import { AutoscalerLoop, freshMemory, TargetUnavailableError, type EventReason, type ScaleTarget, type StatusSink } from '../src/loop.js';
 import { OperatorMetrics } from '../src/metrics.js';
 import { parseSpec } from '../src/spec.js';
 import type { AutoscalerStatus } from '../src/status.js';
@@ -24,10 +24,10 @@ class RecordingSink implements StatusSink {
   }
 }
 
-function loop(readMetrics: () => Promise<MetricsSnapshot>, replicas = 2) {
+function loop(readMetrics: () => Promise<MetricsSnapshot>, replicas = 2, getReplicas?: () => Promise<number>) {
   const sink = new RecordingSink();
   const registry = new Registry();
-  const target: ScaleTarget = { description: 'Deployment lab/consumer', getReplicas: async () => replicas, setReplicas: async (n) => void (replicas = n) };
+  const target: ScaleTarget = { description: 'Deployment lab/consumer', getReplicas: getReplicas ?? (async () => replicas), setReplicas: async (n) => void (replicas = n) };
   const autoscaler = new AutoscalerLoop({
     namespace: 'lab', name: 'consumer', generation: 1, spec, target, readMetrics, sink,
     metrics: new OperatorMetrics(registry), logger: createLogger('test', 'silent'), memory: freshMemory(), now: () => NOW,
@@ -36,6 +36,16 @@ function loop(readMetrics: () => Promise<MetricsSnapshot>, replicas = 2) {
 }
 
 describe('AutoscalerLoop', () => {
+  it.each(['TargetNotFound', 'TargetForbidden'] as const)('a target it cannot use (%s) is AbleToScale=False with that reason, polled again without backoff', async (reason) => {
+    const { autoscaler, sink } = loop(async () => snapshot({ totalLag: 5000 }), 2, async () => {
+      throw new TargetUnavailableError(reason, `because of ${reason}`);
+    });
+    expect(await autoscaler.reconcile()).toBe(spec.pollIntervalSeconds * 1000);
+    expect(await autoscaler.reconcile()).toBe(spec.pollIntervalSeconds * 1000);
+    expect(sink.statuses.at(-1)!.conditions.find((c) => c.type === 'AbleToScale')).toMatchObject({ status: 'False', reason, message: `because of ${reason}` });
+    expect(autoscaler.view().consecutiveFailures).toBe(0);
+  });
+
   it('a topic without partitions is MetricsAvailable=False with its own reason, and holds', async () => {
     const { autoscaler, sink } = loop(async () => snapshot({ partitionCount: 0, totalLag: 0 }));
     await autoscaler.reconcile();

@@ -30,7 +30,7 @@ function flatten(value: unknown, path: string[] = [], out: Record<string, unknow
 
 describe('spec', () => {
   it('applies the same defaults as the CRD schema', () => {
-    const crd = parseYaml(readFileSync(new URL('../crd/lagautoscaler.yaml', import.meta.url), 'utf8'));
+    const crd = parseYaml(readFileSync(new URL('../../helm/backpressure-lab/crds/lagautoscaler.yaml', import.meta.url), 'utf8'));
     const specSchema = crd.spec.versions[0].schema.openAPIV3Schema.properties.spec;
     const fromCrd = crdDefaults(specSchema);
     const parsed = flatten(parseSpec(minimal));

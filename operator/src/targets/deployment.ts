@@ -1,5 +1,5 @@
 import { ApiException, PatchStrategy, setHeaderOptions, type AppsV1Api } from '@kubernetes/client-node';
-import { TargetNotFoundError, type ScaleTarget } from '../loop.js';
+import { TargetUnavailableError, type ScaleTarget } from '../loop.js';
 
 export const FIELD_MANAGER = 'lag-autoscaler';
 const CONFLICT_RETRIES = 5;
@@ -25,9 +25,20 @@ export class DeploymentTarget implements ScaleTarget {
       const scale = await this.api.readNamespacedDeploymentScale({ name: this.name, namespace: this.namespace });
       return scale.spec?.replicas ?? 0;
     } catch (err) {
-      if (isStatus(err, 404)) throw new TargetNotFoundError(`${this.description} not found`);
-      throw err;
+      throw this.unavailable(err) ?? err;
     }
+  }
+
+  /** 404 and 403 are answers about the target, not outages (see TargetUnavailableError). */
+  private unavailable(err: unknown): TargetUnavailableError | null {
+    if (isStatus(err, 404)) return new TargetUnavailableError('TargetNotFound', `${this.description} not found`);
+    if (isStatus(err, 403)) {
+      return new TargetUnavailableError(
+        'TargetForbidden',
+        `the operator's Role does not allow deployments/scale on ${this.description} (the chart grants it for the consumer Deployment only)`,
+      );
+    }
+    return null;
   }
 
   /**
@@ -43,7 +54,8 @@ export class DeploymentTarget implements ScaleTarget {
         );
         return;
       } catch (err) {
-        if (isStatus(err, 404)) throw new TargetNotFoundError(`${this.description} not found`);
+        const unavailable = this.unavailable(err);
+        if (unavailable) throw unavailable;
         if (!isStatus(err, 409) || attempt >= CONFLICT_RETRIES) throw err;
       }
     }
