@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain JavaScript without types: the demo runs without a build step
-import { NotHappened, until } from '../../hack/lab/demo.mjs';
+// @ts-expect-error plain JavaScript without types: the lab's scripts run without a build step
+import { NotHappened, until } from '../../hack/lab/view.mjs';
 
-describe('the demo waits for what its story promises', () => {
+describe('a narrated scenario waits for what its story promises', () => {
   it('resolves as soon as the awaited state is seen', async () => {
     let polls = 0;
     await expect(until(() => ++polls >= 2, 5_000, 'two polls')).resolves.toBeUndefined();
