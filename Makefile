@@ -29,8 +29,8 @@ lint: build ## ESLint, and the TypeScript compiler's checks on the tests (build 
 	npx eslint .
 
 # Each entry point a newcomer runs first checks (and, as root on Debian/Ubuntu, installs) its tools.
-.PHONY: prereqs-demo prereqs-test prereqs-bench
-prereqs-demo prereqs-test prereqs-bench:
+.PHONY: prereqs-demo prereqs-test prereqs-bench prereqs-cluster
+prereqs-demo prereqs-test prereqs-bench prereqs-cluster:
 	@bash hack/prereqs.sh $(@:prereqs-%=%)
 
 .PHONY: demo
@@ -42,7 +42,7 @@ unit: install ## The pure tests only (no Kafka, no processes): seconds
 	npx vitest run --project unit $(VITEST_ARGS)
 
 .PHONY: test
-test: prereqs-test build lint kafka-fetch testenv-build ## Every test: unit, real Kafka broker, real kube-apiserver, real browser
+test: prereqs-test build lint kafka-fetch testenv-build cluster-build ## Every test: unit, real Kafka broker, real kube-apiserver and node, real browser
 	npx vitest run $(VITEST_ARGS)
 
 .PHONY: bench
@@ -90,13 +90,10 @@ clean: ## Remove build output and the lab's logs (keeps the download cache)
 	rm -rf services/*/dist operator/dist .lab
 
 # The one-node Kubernetes cluster on this machine (no Docker, no image pulls): hack/cluster/.
-.PHONY: prereqs-cluster
-prereqs-cluster:
-	@bash hack/prereqs.sh cluster
-
 .PHONY: cluster-build
-cluster-build: prereqs-cluster ## Build kubelet, kube-scheduler, kube-proxy, CoreDNS, helm, crictl, pause (cached)
+cluster-build: prereqs-cluster testenv-build ## Build kubelet, kube-scheduler, kube-proxy, CoreDNS, helm, crictl, pause, skaffold (cached)
 	@bash hack/cluster/build.sh >/dev/null
+	@bash hack/cluster/skaffold.sh >/dev/null
 
 .PHONY: cluster-up
 cluster-up: cluster-build ## Start a real one-node cluster (containerd, CoreDNS) and switch kubectl to it
@@ -116,6 +113,7 @@ CLUSTER ?=
 HELM_ARGS ?=
 REPLICAS ?=
 STOP ?=
+BURST ?= 300
 
 .PHONY: up
 up: ## Build and deploy the lab in a cluster, wait until every pod is Ready (CLUSTER=kind|local, HELM_ARGS='--set ...')
@@ -136,3 +134,7 @@ status: ## What runs in the lab's namespace, its lag, and the LagAutoscaler's st
 .PHONY: scale-manual
 scale-manual: ## Pause the autoscaler and scale the consumers by hand: REPLICAS=n (no REPLICAS: resume autoscaling)
 	@REPLICAS='$(REPLICAS)' bash hack/deploy/scale-manual.sh
+
+.PHONY: scale-auto
+scale-auto: ## The autoscaler on the cluster, narrated: a burst, the Deployment 1 -> 6 -> 1, a summary (BURST=300)
+	@BURST='$(BURST)' bash hack/deploy/scale-auto.sh

@@ -8,7 +8,7 @@ target="${1:?usage: prereqs.sh demo|test|bench|cluster}"
 
 # tool | Debian package | why | check (succeeds when the tool is there and new enough)
 java_ok() { local v; v=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); [[ -n "$v" ]] && (( v >= 17 )); }
-go_ok() { local v; v=$(go env GOVERSION 2>/dev/null) && [[ "$(printf '%s\n' go1.24 "$v" | sort -V | head -1)" == go1.24 ]]; }
+go_ok() { local v; v=$(go env GOVERSION 2>/dev/null) && [[ "$(printf '%s\n' go1.26.4 "$v" | sort -V | head -1)" == go1.26.4 ]]; }
 has() { command -v "$1" >/dev/null 2>&1; }
 chromium_ok() { [[ -x /usr/bin/chromium ]]; }
 
@@ -19,14 +19,15 @@ want "mvn|maven|Maven resolves Apache Kafka from Maven Central|has mvn"
 want "curl|curl|the scripts' health checks and the exercises|has curl"
 want "jq|jq|the exercises' output and the scripts' JSON|has jq"
 if [[ "$target" == test ]]; then
-  want "go|-|Go 1.24 or newer builds etcd and the Kubernetes binaries for the tests|go_ok"
+  want "go|-|Go 1.26.4 or newer builds etcd, the Kubernetes binaries and skaffold for the tests|go_ok"
   want "chromium|chromium|the live chart's browser test (/usr/bin/chromium)|chromium_ok"
   want "tmux|tmux|the test that closes make demo's terminal|has tmux"
+  want "shellcheck|shellcheck|the tests lint the kind path's scripts (hack/deploy/kind.sh) with it|has shellcheck"
 fi
 if [[ "$target" == cluster ]]; then
   cni_ok() { [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local && -x /usr/lib/cni/portmap && -x /usr/lib/cni/loopback ]]; }
   static_libc_ok() { [[ -n "$(gcc -print-file-name=libc.a 2>/dev/null | grep /)" && -f "$(gcc -print-file-name=libc.a)" ]]; }
-  want "go|-|Go 1.24 or newer builds the kubelet, kube-proxy, kube-scheduler, CoreDNS and helm|go_ok"
+  want "go|-|Go 1.26.4 or newer builds the kubelet, kube-proxy, kube-scheduler, CoreDNS, helm and skaffold|go_ok"
   want "containerd|containerd|the node's container runtime (CRI)|has containerd"
   want "runc|runc|runs the pods' containers for containerd|has runc"
   want "cni-plugins|containernetworking-plugins|pod networking: bridge, host-local, portmap, loopback in /usr/lib/cni|cni_ok"
@@ -57,7 +58,7 @@ done
 go_missing() {
   (( ${#manual[@]} )) || return 0
   for m in "${manual[@]}"; do log "missing $m"; done
-  die "install Go 1.24 or newer (Debian 12's golang-go is 1.19, too old: use the official Go release) and make sure 'go' is on PATH"
+  die "install Go 1.26.4 or newer (Debian 12's golang-go is 1.19, too old: use the official Go release) and make sure 'go' is on PATH"
 }
 (( ${#missing_pkgs[@]} )) || { go_missing; exit 0; }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Container images without Docker and without a registry, imported into the cluster's containerd.
 #   hack/cluster/images.sh [pause] [coredns] [node-base] [kafka]       build (cached) and import
-#   hack/cluster/images.sh lab                                        the lab's four Dockerfiles
+#   hack/cluster/images.sh lab                                        the lab's four Dockerfiles, tagged
+#                                                                     by content; prints name=ref lines
 #   hack/cluster/images.sh import-all                                 every cached image not yet imported
 #   hack/cluster/images.sh bud <ref> <Dockerfile> [<context dir>]     build a Dockerfile with buildah
 #                                                                     on the local Node base
@@ -10,7 +11,7 @@
 # --pull=never`. Every image is keyed by a hash of its inputs (the recipe included): an unchanged
 # image is neither rebuilt nor re-imported. Imports go to the cluster's containerd when it runs
 # (`ctr -n k8s.io images import`); otherwise the archives wait in the cache for the next run.
-# Prints each image's archive path.
+# Prints each image's archive path (lab: a `<name>=<image ref>` line per image).
 source "$(dirname "$0")/../lib/common.sh"
 source "$REPO_ROOT/hack/cluster/env.sh"
 
@@ -195,14 +196,18 @@ rootfs_image() {
 }
 
 # --- Dockerfiles with buildah --------------------------------------------------------------------
-# context_hash <context> <Dockerfile>: the files a build can see (git's view: tracked and untracked,
-# not ignored; .dockerignore excludes node_modules and dist too) plus the Dockerfile.
+# copied_paths <Dockerfile>: what its COPY lines take from the build context (not --from a stage).
+copied_paths() { awk 'toupper($1) == "COPY" && $2 !~ /^--from/ { for (i = 2; i < NF; i++) if ($i !~ /^--/) print $i }' "$1"; }
+# context_hash <context> <Dockerfile>: the Dockerfile and the context files it copies (git's view:
+# tracked and untracked, not ignored, like .dockerignore's node_modules and dist), so an edit
+# elsewhere in the repository does not rebuild the image.
 context_hash() {
-  local ctx=$1 df=$2
+  local ctx=$1 df=$2 paths
+  mapfile -t paths < <(copied_paths "$df")
   { sha256sum <"$df"
     if git -C "$ctx" rev-parse --show-toplevel >/dev/null 2>&1; then
-      (cd "$ctx" && git ls-files -z -co --exclude-standard . | LC_ALL=C sort -z | xargs -0 -r sha256sum 2>/dev/null)
-    else tree_hash "$ctx"; fi; } | sha
+      (cd "$ctx" && git ls-files -z -co --exclude-standard -- "${paths[@]}" | LC_ALL=C sort -z | xargs -0 -r sha256sum 2>/dev/null)
+    else tree_hash "${paths[@]/#/$ctx/}"; fi; } | sha
 }
 # bud <ref> <Dockerfile> [<context>]: builds a Dockerfile that takes ARG NODE_IMAGE against the
 # local Node base, exports it as a docker-archive and imports it. NODE_EXTRA_CA_CERTS (a TLS-

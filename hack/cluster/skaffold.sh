@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds skaffold (SKAFFOLD_VERSION, from the Go module proxy) into the cache once and prints its
-# path. `go install github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@v…` is refused because
+# path.
+# `go install github.com/GoogleContainerTools/skaffold/v2/cmd/skaffold@v…` is refused because
 # skaffold's go.mod has replace directives (and an exclude), so, as hack/testenv/build.sh does for
 # k8s.io/kubernetes, we make a throwaway module that requires skaffold and copies those lines from
 # the go.mod of the version we build. Cold build: about 10 minutes on 2 cores; cached after.
@@ -29,7 +30,7 @@ if ! built; then
   exec 9>"$TOOLS_BIN/.skaffold.lock"
   flock 9
   if ! built; then
-    cd "$SRC"
+    cd "$SRC" || die "cannot enter $SRC"
     if [[ ! -f go.mod ]]; then
       log "preparing a module for $SKAFFOLD_MODULE $SKAFFOLD_VERSION"
       gomod=$(go mod download -json "$SKAFFOLD_MODULE@$SKAFFOLD_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
@@ -58,8 +59,11 @@ GO
     t0=$SECONDS
     # The ldflags and tags of skaffold's Makefile for Linux, without cgo (nothing here needs it)
     # and without the `release` tag (it only embeds the license credits).
+    # The commit is the release tag's, as the Go module proxy records it (`skaffold diagnose`
+    # prints it as the version).
     vpkg="$SKAFFOLD_MODULE/pkg/skaffold/version"
-    ldflags="-s -w -X $vpkg.version=$SKAFFOLD_VERSION -X $vpkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ) -X $vpkg.gitCommit=go-module-proxy"
+    commit=$(go mod download -json "$SKAFFOLD_MODULE@$SKAFFOLD_VERSION" | sed -n 's/.*"Hash": "\([0-9a-f]*\)".*/\1/p' | head -1)
+    ldflags="-s -w -X $vpkg.version=$SKAFFOLD_VERSION -X $vpkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ) -X $vpkg.gitCommit=${commit:-unknown}"
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -tags "timetzdata osusergo netgo" -ldflags "$ldflags" \
       -o "$SKAFFOLD_BIN.tmp" "$SKAFFOLD_MODULE/cmd/skaffold" \
       || { rm -f "$SKAFFOLD_BIN.tmp"; die "building skaffold $SKAFFOLD_VERSION failed"; }
