@@ -114,11 +114,11 @@ recipe_kafka() {
   done
   mkdir -p "$1/opt/kafka/libs" "$1/opt/kafka/config" "$1/opt/kafka/bin" "$1/var/lib/kafka"
   cp "$lib"/*.jar "$1/opt/kafka/libs/"
-  cp "$REPO_ROOT/hack/cluster/kafka/log4j2.yaml" "$REPO_ROOT/hack/kafka/tools-log4j2.yaml" "$1/opt/kafka/config/"
+  cp "$REPO_ROOT/hack/cluster/kafka/log4j2.yaml" "$REPO_ROOT/hack/kafka/tools-log4j2.yaml" \
+    "$REPO_ROOT/hack/kafka/single-node.properties" "$REPO_ROOT/hack/kafka/tools.txt" "$1/opt/kafka/config/"
   cp "$REPO_ROOT/hack/cluster/kafka/entrypoint.sh" "$REPO_ROOT/hack/cluster/kafka/kafka-tool.sh" "$1/opt/kafka/bin/"
   chmod 755 "$1/opt/kafka/bin/"*.sh
-  local t; for t in kafka-topics kafka-consumer-groups kafka-console-consumer kafka-console-producer \
-    kafka-producer-perf-test kafka-consumer-perf-test kafka-get-offsets; do ln -s kafka-tool.sh "$1/opt/kafka/bin/$t.sh"; done
+  local t; for t in $(awk '!/^#/ { print $1 }' "$REPO_ROOT/hack/kafka/tools.txt"); do ln -s kafka-tool.sh "$1/opt/kafka/bin/$t"; done
   ca_bundle "$1"; etc_files "$1" kafka 1000
   chown 1000:1000 "$1/var/lib/kafka"
   CONFIG=(--config.entrypoint /opt/kafka/bin/entrypoint.sh --config.user 1000:1000 --config.workingdir /opt/kafka
@@ -136,7 +136,8 @@ inputs_node_base() {
 }
 inputs_kafka() {
   local lib; lib=$(bash "$REPO_ROOT/hack/kafka/fetch.sh")
-  ls "$lib"; java -version 2>&1; sha256sum /bin/sh "$REPO_ROOT"/hack/cluster/kafka/* "$REPO_ROOT/hack/kafka/tools-log4j2.yaml"
+  ls "$lib"; java -version 2>&1; sha256sum /bin/sh
+  (cd "$REPO_ROOT" && sha256sum hack/cluster/kafka/* hack/kafka/tools-log4j2.yaml hack/kafka/single-node.properties hack/kafka/tools.txt)
 }
 
 # --- Importing ---------------------------------------------------------------------------------

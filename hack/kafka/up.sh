@@ -24,14 +24,7 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_STATE/data
 num.partitions=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
+$(grep -v '^#' "$REPO_ROOT/hack/kafka/single-node.properties")
 PROPS
   if [[ ! -f "$KAFKA_STATE/data/meta.properties" ]]; then
     log "formatting KRaft storage in $KAFKA_STATE/data"

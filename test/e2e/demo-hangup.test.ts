@@ -81,8 +81,12 @@ describe('make demo in a terminal that is closed', () => {
 
     await run('tmux', ['kill-session', '-t', SESSION]);
 
+    // Done when the demo's stop has run to its end (its last line: the processes are gone by then
+    // a moment earlier, while local-down is still writing) and nothing it started is left.
+    const stopLog = join(env.LAB_LOG_DIR!, 'demo-stop.log');
     await vi.waitFor(
       async () => {
+        expect(existsSync(stopLog) && readFileSync(stopLog, 'utf8')).toContain('local lab stopped');
         for (const pid of pids) expect(isAlive(pid), `pid ${pid} still running`).toBe(false);
         for (const port of [ports.producer, ports.lagMonitor, ports.operator, ports.consumerBase, ports.kafka]) expect(await portFree(port!), `port ${port}`).toBe(true);
       },
@@ -90,6 +94,5 @@ describe('make demo in a terminal that is closed', () => {
     );
     expect(readdirSync(env.LAB_RUN_DIR!).filter((f) => f.endsWith('.pid'))).toEqual([]);
     expect(existsSync(kafkaPidFile)).toBe(false);
-    expect(readFileSync(join(env.LAB_LOG_DIR!, 'demo-stop.log'), 'utf8')).toContain('local lab stopped');
   });
 });
