@@ -1,4 +1,4 @@
-import { consumersNeeded, saturatedRate, SETTLE_MS } from '@bplab/kit';
+import { consumersNeeded, round, saturatedRate, SETTLE_MS } from '@bplab/kit';
 import type { AutoscalerSpec } from './spec.js';
 
 export type { AutoscalerSpec } from './spec.js';
@@ -324,5 +324,5 @@ function clamp(value: number, lower: number, upper: number): number {
 }
 
 function fmt(value: number): string {
-  return String(Math.round(value * 100) / 100);
+  return String(round(value));
 }

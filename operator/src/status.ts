@@ -1,3 +1,4 @@
+import { round } from '@bplab/kit';
 import type { Decision, Hold, Limit, MetricsSnapshot, Rule } from './decide.js';
 
 /** The LagAutoscaler's status, as the CRD declares it. */
@@ -64,7 +65,7 @@ export function decisionRecord(
 ): NonNullable<AutoscalerStatus['lastDecision']> {
   const inputs: NonNullable<AutoscalerStatus['lastDecision']>['inputs'] = {
     currentReplicas,
-    perReplicaRate: decision.perReplicaRate === null ? null : Math.round(decision.perReplicaRate * 100) / 100,
+    perReplicaRate: decision.perReplicaRate === null ? null : round(decision.perReplicaRate),
   };
   if (snapshot !== null) {
     Object.assign(inputs, {

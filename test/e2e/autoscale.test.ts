@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTopics, readTopic } from '../support/kafka.js';
-import { freePort, getJson, postJson, startService, stopPidFiles, type RunningService } from '../support/services.js';
+import { freePort, getJson, postJson, startService, stopPidFiles, writeLocalAutoscaler, type RunningService } from '../support/services.js';
 
 /** Six consecutive free ports for consumers 1..6, as the operator's local target numbers them. */
 async function consumerPortRange(): Promise<number> {
@@ -37,24 +37,17 @@ describe('the operator in local mode on a real broker', () => {
     started.push(producer, monitor);
     const scaleDownWindow = 10;
     const file = join(dir, 'autoscaler.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: lab.backpressure.dev/v1alpha1
-kind: LagAutoscaler
-metadata: { name: consumer }
-spec:
-  scaleTargetRef: { name: consumer }
-  metricsSource: { url: "${monitor.url}" }
-  topic: ${topic}
-  consumerGroup: ${group}
-  minReplicas: 1
-  maxReplicas: 10
-  lagThreshold: 50
-  targetDrainSeconds: 30
-  pollIntervalSeconds: 1
-  scaleDown: { stabilizationWindowSeconds: ${scaleDownWindow} }
-`,
-    );
+    writeLocalAutoscaler(file, {
+      metricsSource: { url: monitor.url },
+      topic,
+      consumerGroup: group,
+      minReplicas: 1,
+      maxReplicas: 10,
+      lagThreshold: 50,
+      targetDrainSeconds: 30,
+      pollIntervalSeconds: 1,
+      scaleDown: { stabilizationWindowSeconds: scaleDownWindow },
+    });
     const operator = await startService(
       'operator',
       {

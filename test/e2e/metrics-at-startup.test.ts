@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTopics } from '../support/kafka.js';
 import { REPO } from '../support/paths.js';
-import { freePort, getJson, startService, stopPidFiles, type RunningService } from '../support/services.js';
+import { freePort, getJson, startService, stopPidFiles, writeLocalAutoscaler, type RunningService } from '../support/services.js';
 
 /**
  * The metric names README.md's API section lists under one service's heading, e.g. "Producer"
@@ -100,21 +100,7 @@ describe('every metric the README lists exists from start-up', () => {
 
   it('on the operator in local mode, once it has reconciled', async () => {
     const file = join(dir, 'autoscaler.yaml');
-    writeFileSync(
-      file,
-      `apiVersion: lab.backpressure.dev/v1alpha1
-kind: LagAutoscaler
-metadata: { name: consumer }
-spec:
-  scaleTargetRef: { name: consumer }
-  metricsSource: { url: "${monitor.url}" }
-  topic: ${common.TOPIC}
-  consumerGroup: ${common.GROUP_ID}
-  minReplicas: 1
-  maxReplicas: 2
-  lagThreshold: 50
-`,
-    );
+    writeLocalAutoscaler(file, { metricsSource: { url: monitor.url }, topic: common.TOPIC, consumerGroup: common.GROUP_ID, minReplicas: 1, maxReplicas: 2, lagThreshold: 50 });
     const operator = await start(
       'operator',
       {

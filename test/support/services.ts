@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REPO } from './paths.js';
@@ -96,4 +96,10 @@ export function stopPidFiles(runDir: string): void {
       // already gone
     }
   }
+}
+
+/** Writes the LagAutoscaler `consumer` that the operator's local mode reads (JSON is YAML too). */
+export function writeLocalAutoscaler(file: string, spec: Record<string, unknown>): void {
+  const manifest = { apiVersion: 'lab.backpressure.dev/v1alpha1', kind: 'LagAutoscaler', metadata: { name: 'consumer' }, spec: { scaleTargetRef: { name: 'consumer' }, ...spec } };
+  writeFileSync(file, JSON.stringify(manifest, null, 2));
 }

@@ -1,4 +1,4 @@
-import { parse } from '@bplab/kit';
+import { parse, round } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import { MAX_PROCESSING_MS } from './config.js';
@@ -41,7 +41,7 @@ export function consumerRoutes(deps: ConsumerDeps) {
     processing_time_ms: processor.settings.processingTimeMs,
     paused: group.state.paused,
     // The seed's math: one message at a time, so 1000 ms / processing time per second.
-    max_throughput_per_sec: processor.settings.processingTimeMs === 0 ? null : Math.round((1000 / processor.settings.processingTimeMs) * 100) / 100,
+    max_throughput_per_sec: processor.settings.processingTimeMs === 0 ? null : round(1000 / processor.settings.processingTimeMs),
   });
 
   return (app: Express) => {

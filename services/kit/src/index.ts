@@ -5,7 +5,7 @@ export { BrokerProbe, createKafka, type Admin, type Consumer, type EachMessagePa
 export { createLogger, type Logger } from './logger.js';
 export { LAB } from './lab.js';
 export { createRegistry } from './metrics.js';
-export { RateWindow } from './rate.js';
+export { RateWindow, round } from './rate.js';
 export { retryUntilDone } from './retry.js';
 export { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS } from './scaling.js';
 export { onShutdown, run } from './shutdown.js';

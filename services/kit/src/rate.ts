@@ -33,6 +33,7 @@ export class RateWindow {
   }
 }
 
-function round(value: number): number {
+/** Two decimals: every rate and ratio the lab reports. */
+export function round(value: number): number {
   return Math.round(value * 100) / 100;
 }

@@ -3,6 +3,8 @@
  * metrics read snapshots out, and every rule here is table-tested without a broker.
  */
 
+import { round } from '@bplab/kit';
+
 export type LagStatus = 'ok' | 'warning' | 'critical';
 export const STATUS_LEVEL: Record<LagStatus, number> = { ok: 0, warning: 1, critical: 2 };
 
@@ -64,7 +66,6 @@ const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const totalEnd = (s: OffsetSample) => sum(s.partitions.map((p) => p.end_offset));
 const totalCommitted = (s: OffsetSample) => sum(s.partitions.map(effectiveCommitted));
 const totalLag = (s: OffsetSample) => sum(s.partitions.map(partitionLag));
-const round2 = (value: number) => Math.round(value * 100) / 100;
 
 export interface Rates {
   production_rate: number;
@@ -84,9 +85,9 @@ export function rates(samples: OffsetSample[], windowMs: number): Rates | null {
   if (!oldest) return null;
   const seconds = (latest.at - oldest.at) / 1000;
   return {
-    production_rate: round2(Math.max(0, totalEnd(latest) - totalEnd(oldest)) / seconds),
-    consumption_rate: round2(Math.max(0, totalCommitted(latest) - totalCommitted(oldest)) / seconds),
-    rate_of_change: round2((totalLag(latest) - totalLag(oldest)) / seconds),
+    production_rate: round(Math.max(0, totalEnd(latest) - totalEnd(oldest)) / seconds),
+    consumption_rate: round(Math.max(0, totalCommitted(latest) - totalCommitted(oldest)) / seconds),
+    rate_of_change: round((totalLag(latest) - totalLag(oldest)) / seconds),
   };
 }
 
@@ -120,7 +121,7 @@ export function partitionLagSeconds(samples: OffsetSample[], partition: number, 
       break;
     }
   }
-  return round2(Math.max(0, now - reachedAt) / 1000);
+  return round(Math.max(0, now - reachedAt) / 1000);
 }
 
 export function snapshot(samples: OffsetSample[], thresholds: Thresholds, rateWindowMs: number): LagSnapshot {

@@ -1,4 +1,4 @@
-import { consumersNeeded, requiredRate } from '@bplab/kit';
+import { consumersNeeded, requiredRate, round } from '@bplab/kit';
 import type { LagSnapshot, Thresholds } from './lag.js';
 
 export interface Recommendation {
@@ -76,5 +76,3 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
   if (out.length === 0) out.push({ severity: 'info', action: 'No action needed', reason: `lag ${s.total_lag} is under the warning threshold (${ctx.thresholds.lagWarning}) and not growing fast` });
   return out;
 }
-
-const round = (v: number) => Math.round(v * 100) / 100;
