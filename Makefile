@@ -91,7 +91,7 @@ clean: ## Remove build output and the lab's logs (keeps the download cache)
 
 # The one-node Kubernetes cluster on this machine (no Docker, no image pulls): hack/cluster/.
 .PHONY: cluster-build
-cluster-build: prereqs-cluster testenv-build ## Build kubelet, kube-scheduler, kube-proxy, CoreDNS, helm, crictl, pause, skaffold (cached)
+cluster-build: prereqs-cluster testenv-build ## Build kubelet, kube-scheduler, kube-proxy, CoreDNS, helm, crictl, pause, Prometheus, prometheus-operator, Jaeger, skaffold (cached)
 	@bash hack/cluster/build.sh >/dev/null
 	@bash hack/cluster/skaffold.sh >/dev/null
 
@@ -104,8 +104,8 @@ cluster-down: ## Stop the one-node cluster and undo everything it changed on the
 	@bash hack/cluster/down.sh
 
 .PHONY: images
-images: cluster-build kafka-fetch ## Build the base images (node-base, kafka) and the lab's, import them into the cluster
-	@bash hack/cluster/images.sh pause coredns node-base kafka >/dev/null
+images: cluster-build kafka-fetch ## Build the base images (node-base, kafka, monitoring) and the lab's, import them into the cluster
+	@bash hack/cluster/images.sh pause coredns node-base kafka monitoring >/dev/null
 	@bash hack/cluster/images.sh lab >/dev/null
 
 # The lab in a cluster (hack/deploy/): kind where Docker runs, else the local node of hack/cluster.
@@ -124,7 +124,7 @@ down: ## Remove the lab from its cluster (release, namespace, port-forwards); th
 	@bash hack/deploy/down.sh
 
 .PHONY: port-forward
-port-forward: ## Forward localhost:8000/8001/8010/8020 to the lab's Services in the background (STOP=1 stops them)
+port-forward: ## Forward localhost:8000/8001/8010/8020 to the lab, :9090 Prometheus, :16686 Jaeger (kind: :3001 Grafana, :8080 Kafka UI); STOP=1 stops
 	@STOP='$(STOP)' bash hack/deploy/port-forward.sh
 
 .PHONY: status
@@ -138,3 +138,12 @@ scale-manual: ## Pause the autoscaler and scale the consumers by hand: REPLICAS=
 .PHONY: scale-auto
 scale-auto: ## The autoscaler on the cluster, narrated: a burst, the Deployment 1 -> 6 -> 1, a summary (BURST=300)
 	@BURST='$(BURST)' bash hack/deploy/scale-auto.sh
+
+# k6 load tests as Jobs in the lab's namespace (hack/deploy/load.sh, k8s/k6/): they pull grafana/k6,
+# so kind only; on the node without Docker, make scale-auto or the producer's POST /burst.
+.PHONY: load-steady load-burst
+load-steady: ## k6 in the cluster: Job k6-steady, POST /produce at a constant rate (load.steady; HELM_ARGS='--set load...')
+	@bash hack/deploy/load.sh steady $(HELM_ARGS)
+
+load-burst: ## k6 in the cluster: Job k6-burst, /produce/batch at 20 -> 100 -> 20 req/s (load.burst; HELM_ARGS='--set load...')
+	@bash hack/deploy/load.sh burst $(HELM_ARGS)

@@ -4,6 +4,10 @@
 #                                        same ldflags; its compiled packages are reused)
 #   coredns, crictl                      go install from the Go module proxy (no replace directives)
 #   helm                                 the same, through hack/cluster/helm.sh (its ldflags)
+#   prometheus, promtool                 go install (Prometheus 3 has no replace directives)
+#   prometheus-operator, its config      through a throwaway module: their go.mod replaces its own
+#   reloader, jaeger                     pkg/ modules (or sarama) with local paths, so go install is
+#                                        refused; the module requires them at the same version
 #   pause                                build/pause/linux/pause.c from the k8s.io/kubernetes module,
 #                                        compiled statically with gcc
 # Each output is checked first, so a second run does nothing. Prints the bin dir.
@@ -62,6 +66,50 @@ if [[ ! -x "$CRICTL_BIN" ]]; then
   log "building crictl $CRICTL_VERSION"
   timed crictl go_install "$CRICTL_BIN" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" \
     "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION"
+fi
+
+# Prometheus 3 and promtool; the web UI's assets are not in the module, so its UI is a stub page
+# (the API, which the tests and the dashboards use, is complete).
+prom_ldflags="-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_RELEASE -X github.com/prometheus/common/version.Branch=HEAD -X github.com/prometheus/common/version.BuildUser=backpressure-lab"
+for cmd in prometheus promtool; do
+  out="$TOOLS_BIN/$cmd-$PROMETHEUS_VERSION"
+  [[ -x "$out" ]] && continue
+  log "building $cmd $PROMETHEUS_RELEASE (about 5 min on 2 cores when Go's build cache is cold)"
+  timed "$cmd" go_install "$out" "github.com/prometheus/prometheus/cmd/$cmd@$PROMETHEUS_VERSION" "$prom_ldflags"
+done
+
+# module_build <dir> <module@version> <go.mod extra lines> <out:package>...: a throwaway module that
+# requires <module> (and what the extra lines add), then builds each package into its output.
+module_build() {
+  local dir=$1 mod=$2 extra=$3 pair out pkg; shift 3
+  mkdir -p "$dir"
+  if [[ ! -f "$dir/go.sum" ]]; then
+    printf 'module bplab/build\ngo 1.26.0\nrequire %s\n%s\n' "${mod/@/ }" "$extra" > "$dir/go.mod"
+    { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+      for pair in "$@"; do echo "	_ \"${pair#*:}\""; done; echo ')'; } > "$dir/tools.go"
+    (cd "$dir" && GOFLAGS=-mod=mod go mod tidy) || return 1
+  fi
+  for pair in "$@"; do
+    out=${pair%%:*} pkg=${pair#*:}
+    [[ -x "$out" ]] && continue
+    (cd "$dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "$MODULE_LDFLAGS" -o "$out.tmp" "$pkg") || return 1
+    mv "$out.tmp" "$out"
+  done
+}
+if [[ ! -x "$PROMETHEUS_OPERATOR_BIN" || ! -x "$CONFIG_RELOADER_BIN" ]]; then
+  log "building prometheus-operator and prometheus-config-reloader $PROMETHEUS_OPERATOR_VERSION (about 4 min cold)"
+  po=github.com/prometheus-operator/prometheus-operator
+  MODULE_LDFLAGS="-s -w -X github.com/prometheus/common/version.Version=${PROMETHEUS_OPERATOR_VERSION#v} -X github.com/prometheus/common/version.Branch=HEAD" \
+    timed prometheus-operator module_build "$TOOLS_BIN/src/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION" "$po@$PROMETHEUS_OPERATOR_VERSION" \
+      "require $po/pkg/apis/monitoring $PROMETHEUS_OPERATOR_VERSION
+require $po/pkg/client $PROMETHEUS_OPERATOR_VERSION" \
+      "$PROMETHEUS_OPERATOR_BIN:$po/cmd/operator" "$CONFIG_RELOADER_BIN:$po/cmd/prometheus-config-reloader"
+fi
+if [[ ! -x "$JAEGER_BIN" ]]; then
+  log "building jaeger $JAEGER_RELEASE (module $JAEGER_VERSION; about 5 min cold)"
+  jaeger_gomod=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  MODULE_LDFLAGS="-s -w" timed jaeger module_build "$TOOLS_BIN/src/jaeger-$JAEGER_VERSION" "github.com/jaegertracing/jaeger@$JAEGER_VERSION" \
+    "$(grep -E '^replace ' "$jaeger_gomod")" "$JAEGER_BIN:github.com/jaegertracing/jaeger/cmd/jaeger"
 fi
 
 if [[ ! -x "$CLUSTER_BIN/pause" ]]; then

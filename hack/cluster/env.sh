@@ -6,6 +6,12 @@ COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
 PAUSE_VERSION="${PAUSE_VERSION:-3.10.1}"        # build/pause/Makefile's TAG in k8s.io/kubernetes
+# Monitoring and tracing on the local node (kind uses kube-prometheus-stack and Jaeger's image).
+PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.93.0}"
+# Prometheus and Jaeger publish Go module versions apart from their release numbers: the module
+# v0.316.0 is Prometheus 3.16.0, v1.76.0 is Jaeger v2.13.0 (its CHANGELOG pairs them).
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}" PROMETHEUS_RELEASE="${PROMETHEUS_RELEASE:-3.16.0}"
+JAEGER_VERSION="${JAEGER_VERSION:-v1.76.0}" JAEGER_RELEASE="${JAEGER_RELEASE:-2.13.0}"
 
 # Binaries: etcd, kube-apiserver, kube-controller-manager and kubectl come from hack/testenv (same
 # module, same version); the node's own binaries and tools land next to them in the cluster's cache.
@@ -15,6 +21,11 @@ TOOLS_BIN="${TOOLS_BIN:-$CACHE_DIR/cluster/tools}"
 COREDNS_BIN="$TOOLS_BIN/coredns-$COREDNS_VERSION"
 HELM_BIN="$TOOLS_BIN/helm-$HELM_VERSION"
 CRICTL_BIN="$TOOLS_BIN/crictl-$CRICTL_VERSION"
+PROMETHEUS_OPERATOR_BIN="$TOOLS_BIN/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+CONFIG_RELOADER_BIN="$TOOLS_BIN/prometheus-config-reloader-$PROMETHEUS_OPERATOR_VERSION"
+PROMETHEUS_BIN="$TOOLS_BIN/prometheus-$PROMETHEUS_VERSION"
+PROMTOOL_BIN="$TOOLS_BIN/promtool-$PROMETHEUS_VERSION"
+JAEGER_BIN="$TOOLS_BIN/jaeger-$JAEGER_VERSION"
 
 # State: certificates, etcd data, logs and pids persist in the cache between up and down (a warm
 # up reuses them); containerd's image store too, so imported images survive cluster-down.
@@ -57,5 +68,9 @@ USER_KUBECONFIG="${USER_KUBECONFIG%%:*}"
 IMAGES_DIR="${IMAGES_DIR:-$CACHE_DIR/images}"
 PAUSE_IMAGE="localhost/bplab/pause:$PAUSE_VERSION"
 COREDNS_IMAGE="localhost/bplab/coredns:${COREDNS_VERSION#v}"
+PROMETHEUS_OPERATOR_IMAGE="localhost/bplab/prometheus-operator:${PROMETHEUS_OPERATOR_VERSION#v}"
+CONFIG_RELOADER_IMAGE="localhost/bplab/prometheus-config-reloader:${PROMETHEUS_OPERATOR_VERSION#v}"
+PROMETHEUS_IMAGE="localhost/bplab/prometheus:$PROMETHEUS_RELEASE"
+JAEGER_IMAGE="localhost/bplab/jaeger:$JAEGER_RELEASE"
 
 kubectl_bin() { echo "$TESTENV_BIN/kubectl"; }

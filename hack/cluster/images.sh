@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Container images without Docker and without a registry, imported into the cluster's containerd.
 #   hack/cluster/images.sh [pause] [coredns] [node-base] [kafka]       build (cached) and import
+#   hack/cluster/images.sh monitoring                                 prometheus-operator, its config
+#                                                                     reloader, prometheus and jaeger
 #   hack/cluster/images.sh lab                                        the lab's four Dockerfiles, tagged
 #                                                                     by content; prints name=ref lines
 #   hack/cluster/images.sh import-all                                 every cached image not yet imported
@@ -81,6 +83,24 @@ recipe_coredns() {
   cp "$COREDNS_BIN" "$1/coredns"; ca_bundle "$1"; etc_files "$1" coredns 65532
   CONFIG=(--config.entrypoint /coredns --config.exposedports 53/udp --config.exposedports 53/tcp --config.exposedports 9153/tcp)
 }
+# Static Go binaries from hack/cluster/build.sh, each alone at /bin/<name> (where their upstream
+# images put them) with the CA bundle, as nobody (65534), the user those images run as.
+go_binary_image() { # go_binary_image <rootfs> <binary> <name in the image> <port>...
+  local root=$1 bin=$2 name=$3 port; shift 3
+  mkdir -p "$root/usr/bin" && ln -s usr/bin "$root/bin" && cp "$bin" "$root/usr/bin/$name"
+  ca_bundle "$root"; etc_files "$root" "$name" 65534
+  CONFIG=(--config.entrypoint "/bin/$name" --config.user 65534:65534)
+  for port in "$@"; do CONFIG+=(--config.exposedports "$port/tcp"); done
+}
+recipe_prometheus_operator() { go_binary_image "$1" "$PROMETHEUS_OPERATOR_BIN" prometheus-operator 8080; }
+recipe_prometheus_config_reloader() { go_binary_image "$1" "$CONFIG_RELOADER_BIN" prometheus-config-reloader 8080; }
+# The operator runs Prometheus with --storage.tsdb.path=/prometheus and mounts a volume there.
+recipe_prometheus() {
+  go_binary_image "$1" "$PROMETHEUS_BIN" prometheus 9090
+  mkdir -p "$1/prometheus" && chown 65534:65534 "$1/prometheus"
+  CONFIG+=(--config.workingdir /prometheus)
+}
+recipe_jaeger() { go_binary_image "$1" "$JAEGER_BIN" jaeger 4317 4318 16686 13133; }
 recipe_node_base() {
   # The machine's node (a static-ish binary: ldd lists only glibc and libstdc++), npm and npx,
   # /bin/sh for RUN steps and npm scripts, /usr/bin/env for npm's shebang, uid 1000 like the
@@ -129,6 +149,10 @@ recipe_kafka() {
 # Inputs: what each recipe reads, hashed cheaply before anything is assembled.
 inputs_pause() { sha256sum "$CLUSTER_BIN/pause"; }
 inputs_coredns() { sha256sum "$COREDNS_BIN" /etc/ssl/certs/ca-certificates.crt; }
+inputs_prometheus_operator() { sha256sum "$PROMETHEUS_OPERATOR_BIN" /etc/ssl/certs/ca-certificates.crt; }
+inputs_prometheus_config_reloader() { sha256sum "$CONFIG_RELOADER_BIN" /etc/ssl/certs/ca-certificates.crt; }
+inputs_prometheus() { sha256sum "$PROMETHEUS_BIN" /etc/ssl/certs/ca-certificates.crt; }
+inputs_jaeger() { sha256sum "$JAEGER_BIN" /etc/ssl/certs/ca-certificates.crt; }
 inputs_node_base() {
   sha256sum "$(command -v node)" /etc/ssl/certs/ca-certificates.crt /bin/sh /usr/bin/env
   ldd "$(command -v node)" | grep -oE '/[^ ]+' | xargs -r readlink -f | xargs -r sha256sum
@@ -176,7 +200,7 @@ import_all() {
 # rootfs_image <name> <ref>: the recipe's rootfs as a one-layer image (umoci), archived by skopeo.
 rootfs_image() {
   local name=$1 ref=$2 fn="${1//-/_}" key tar t0=$SECONDS
-  key=$({ declare -f "recipe_$fn" "inputs_$fn" put copy_with_libs etc_files ca_bundle; echo "$ref"; "inputs_$fn"; } | sha)
+  key=$({ declare -f "recipe_$fn" "inputs_$fn" put copy_with_libs etc_files ca_bundle go_binary_image; echo "$ref"; "inputs_$fn"; } | sha)
   tar="$IMAGES_DIR/$name/$key.tar"
   if [[ ! -f "$tar" ]]; then
     log "building $ref (inputs changed or first build)"
@@ -281,7 +305,12 @@ case "$1" in
         coredns)   rootfs_image coredns "$COREDNS_IMAGE" ;;
         node-base) rootfs_image node-base "$NODE_BASE_IMAGE" ;;
         kafka)     rootfs_image kafka "$KAFKA_IMAGE" ;;
-        *) die "unknown image '$image' (pause, coredns, node-base, kafka; or: lab; or: bud <ref> <Dockerfile> [<context>])" ;;
+        monitoring)
+          rootfs_image prometheus-operator "$PROMETHEUS_OPERATOR_IMAGE"
+          rootfs_image prometheus-config-reloader "$CONFIG_RELOADER_IMAGE"
+          rootfs_image prometheus "$PROMETHEUS_IMAGE"
+          rootfs_image jaeger "$JAEGER_IMAGE" ;;
+        *) die "unknown image '$image' (pause, coredns, node-base, kafka, monitoring; or: lab; or: bud <ref> <Dockerfile> [<context>])" ;;
       esac
     done ;;
 esac

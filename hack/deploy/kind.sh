@@ -5,7 +5,8 @@
 #   source hack/deploy/kind.sh
 #   tag=$(kind_tag)                                a content tag for the lab's images
 #   kind_images "$tag"                             docker build the four images, kind load them
-#   kind_up "$tag" [helm upgrade args...]          cluster, Strimzi's operator, the lab's chart
+#   kind_up "$tag" [helm upgrade args...]          cluster, Strimzi's operator, monitoring (kube-
+#                                                  prometheus-stack, Kafka UI, Jaeger), the lab's chart
 # kind_images needs the cluster (kind load), so it creates it when missing, as kind_up does;
 # neither waits for the lab's pods (hack/deploy/up.sh does, with progress).
 #
@@ -18,7 +19,8 @@
 # kind-$KIND_CLUSTER), LAB_NS and LAB_RELEASE (backpressure-lab), KIND_NODE_IMAGE (the Dockerfiles'
 # NODE_IMAGE, default node:24-alpine), DEPLOY_DIR (where build and helm logs go, .lab/cluster).
 # Strimzi's chart and version come from the header of k8s/strimzi/values.yaml (one place to bump;
-# skaffold.yaml's strimzi profile repeats them and test/cluster/kind-path.test.ts checks they agree).
+# skaffold.yaml's strimzi profile repeats them and test/cluster/kind-path.test.ts checks they agree);
+# kube-prometheus-stack's and the Kafka UI's from their values files' headers in k8s/ likewise.
 
 KIND_CLUSTER="${KIND_CLUSTER:-backpressure-lab}"
 KIND_CONTEXT="kind-$KIND_CLUSTER"
@@ -30,6 +32,10 @@ LAB_RELEASE="${LAB_RELEASE:-backpressure-lab}"
 KIND_LAB_CHART="$REPO_ROOT/helm/backpressure-lab"
 KIND_STRIMZI_VALUES="$REPO_ROOT/k8s/strimzi/values.yaml"
 KIND_STRIMZI_NS="strimzi"
+KIND_MON_NS="${MON_NS:-monitoring}"
+KIND_KPS_VALUES="$REPO_ROOT/k8s/kube-prometheus-stack/values.yaml"
+KIND_KAFKA_UI_VALUES="$REPO_ROOT/k8s/kafka-ui/values.yaml"
+KIND_JAEGER="$REPO_ROOT/k8s/jaeger/jaeger.yaml"
 KIND_LOG_DIR="${DEPLOY_DIR:-$REPO_ROOT/.lab/cluster}"
 
 # The lab's images: name, Dockerfile (built from the repository root) and the chart's values key.
@@ -100,6 +106,30 @@ kind_images() {
 kind_strimzi_chart() { sed -n 's/^#[[:space:]]*chart[[:space:]]\{1,\}\(oci:[^[:space:]]*\).*/\1/p' "$KIND_STRIMZI_VALUES"; }
 kind_strimzi_version() { sed -n 's/^#[[:space:]]*version[[:space:]]\{1,\}\([0-9][^[:space:]]*\).*/\1/p' "$KIND_STRIMZI_VALUES"; }
 
+# kind_repo_chart <release> <values file>: installs the chart that the values file's header pins
+# ('#   chart   <repository URL> <chart>' and '#   version <version>') as <release> in namespace
+# monitoring, waiting for it. Logs to $KIND_LOG_DIR/helm-<release>.log.
+kind_repo_chart() {
+  local release=$1 values=$2 repo chart version
+  read -r repo chart < <(sed -n 's/^#[[:space:]]*chart[[:space:]]\{1,\}\(https:[^[:space:]]*\)[[:space:]]\{1,\}\([^[:space:]]*\).*/\1 \2/p' "$values")
+  version=$(sed -n 's/^#[[:space:]]*version[[:space:]]\{1,\}\([0-9][^[:space:]]*\).*/\1/p' "$values")
+  [[ -n "$repo" && -n "$chart" && -n "$version" ]] || die "no '# chart <repository> <chart>' and '# version' lines in $values"
+  log "$release: helm upgrade --install $release $chart --repo $repo --version $version (namespace $KIND_MON_NS; log: $KIND_LOG_DIR/helm-$release.log)"
+  kind_helm --kube-context "$KIND_CONTEXT" upgrade --install "$release" "$chart" --repo "$repo" --version "$version" \
+    --namespace "$KIND_MON_NS" --create-namespace -f "$values" --wait --timeout 10m \
+    >"$KIND_LOG_DIR/helm-$release.log" 2>&1 || die "installing $release failed: see $KIND_LOG_DIR/helm-$release.log"
+}
+
+# kind_monitoring: kube-prometheus-stack (Prometheus, Grafana, prometheus-operator and its CRDs),
+# kafbat's Kafka UI and Jaeger v2, in namespace monitoring. Before the lab's chart, whose
+# ServiceMonitors and PrometheusRule need prometheus-operator's CRDs.
+kind_monitoring() {
+  kind_repo_chart kube-prometheus-stack "$KIND_KPS_VALUES"
+  kind_repo_chart kafka-ui "$KIND_KAFKA_UI_VALUES"
+  log "Jaeger v2: kubectl apply -f k8s/jaeger/jaeger.yaml (namespace $KIND_MON_NS)"
+  kind_kubectl --context "$KIND_CONTEXT" apply -f "$KIND_JAEGER" >/dev/null || die "applying k8s/jaeger/jaeger.yaml failed"
+}
+
 # kind_namespace: the lab's namespace, labelled to enforce the restricted Pod Security level, before
 # Strimzi's chart (which puts RoleBindings there) and ours. Uses the caller's ensure_namespace when
 # there is one (hack/deploy/up.sh: it also waits out a namespace still being deleted).
@@ -135,6 +165,7 @@ kind_up() {
   kind_kubectl --context "$KIND_CONTEXT" -n "$KIND_STRIMZI_NS" rollout status deployment/strimzi-cluster-operator --timeout=300s >/dev/null \
     || die "Strimzi's operator is not Ready: kubectl --context $KIND_CONTEXT -n $KIND_STRIMZI_NS describe deployment strimzi-cluster-operator"
   log "Strimzi's operator is Ready"
+  kind_monitoring
 
   local sets=(--set kafka.provider=strimzi)
   for name in "${KIND_IMAGES[@]}"; do

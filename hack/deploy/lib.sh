@@ -22,6 +22,14 @@ PF_SERVICES=(producer consumer lag-monitor lag-autoscaler)
 declare -A PF_REMOTE=([producer]=8000 [consumer]=8001 [lag-monitor]=8010 [lag-autoscaler]=8020)
 declare -A PF_LOCAL=([producer]=$LAB_PRODUCER_PORT [consumer]=$LAB_CONSUMER_BASE_PORT
   [lag-monitor]=$LAB_LAG_MONITOR_PORT [lag-autoscaler]=$LAB_OPERATOR_PORT)
+# The tools beside the lab, in namespace monitoring: Prometheus (the Service prometheus-operator
+# makes for every Prometheus) and Jaeger on both paths; Grafana and the Kafka UI on kind only.
+MON_NS="${MON_NS:-monitoring}"
+PF_TOOLS=(prometheus-operated jaeger)
+PF_KIND_TOOLS=(kube-prometheus-stack-grafana kafka-ui)
+PF_REMOTE+=([prometheus-operated]=9090 [jaeger]=16686 [kube-prometheus-stack-grafana]=80 [kafka-ui]=80)
+PF_LOCAL+=([prometheus-operated]=$LAB_PROMETHEUS_PORT [jaeger]=$LAB_JAEGER_PORT
+  [kube-prometheus-stack-grafana]=$LAB_GRAFANA_PORT [kafka-ui]=$LAB_KAFKA_UI_PORT)
 
 # kubectl: the one built with the local node (same version as its apiserver), else the user's.
 kubectl_path() {

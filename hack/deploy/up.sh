@@ -82,13 +82,34 @@ up_local() {
   # with content tags. An unchanged image is neither rebuilt nor re-imported.
   log "building the images (make images)"
   make -s -C "$REPO_ROOT" cluster-build kafka-fetch
-  bash "$REPO_ROOT/hack/cluster/images.sh" pause coredns node-base kafka >/dev/null
+  bash "$REPO_ROOT/hack/cluster/images.sh" pause coredns node-base kafka monitoring >/dev/null
   refs=$(bash "$REPO_ROOT/hack/cluster/images.sh" lab) || die "building the lab's images failed (see above)"
   image_sets "$refs"
   ensure_namespace
+  monitoring_local
   log "helm upgrade --install $LAB_RELEASE (kafka.provider=plain, k8s/local-node-values.yaml${EXTRA[*]:+, ${EXTRA[*]}})"
   helm_ upgrade --install "$LAB_RELEASE" "$LAB_CHART" -f "$REPO_ROOT/k8s/local-node-values.yaml" \
     "${SETS[@]}" "${EXTRA[@]}" >"$DEPLOY_DIR/helm.log" || die "helm upgrade failed (see above; $DEPLOY_DIR/helm.log)"
+}
+
+# monitoring_local: what kube-prometheus-stack and Jaeger's image bring on kind, from the Go module
+# proxy: prometheus-operator's CRDs (from its module, the version hack/cluster/build.sh builds),
+# the operator and a Prometheus that selects what kube-prometheus-stack's selects
+# (k8s/monitoring-local/), and Jaeger (k8s/jaeger/jaeger.yaml with the local image), in namespace
+# monitoring. Before the lab's chart, whose ServiceMonitors and PrometheusRule need the CRDs.
+monitoring_local() {
+  local crds
+  crds="$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
+    | jq -r .Dir)/example/prometheus-operator-crd"
+  [[ -d "$crds" ]] || die "prometheus-operator's CRDs are not at $crds (make cluster-build)"
+  log "prometheus-operator $PROMETHEUS_OPERATOR_VERSION (its CRDs, server-side), Prometheus $PROMETHEUS_RELEASE and Jaeger $JAEGER_RELEASE in namespace $MON_NS"
+  # Server-side: the Prometheus CRD is too large for client-side apply's last-applied annotation.
+  "${KC[@]}" apply --server-side --force-conflicts -f "$crds" >/dev/null || die "applying prometheus-operator's CRDs failed"
+  "${KC[@]}" wait --for=condition=Established --timeout=60s -f "$crds" >/dev/null || die "prometheus-operator's CRDs are not Established"
+  "${KC[@]}" get namespace "$MON_NS" >/dev/null 2>&1 || "${KC[@]}" create namespace "$MON_NS" >/dev/null
+  "${KC[@]}" apply -f "$REPO_ROOT/k8s/monitoring-local" >/dev/null || die "applying k8s/monitoring-local failed"
+  sed "s#image: jaegertracing/jaeger:.*#image: $JAEGER_IMAGE#" "$REPO_ROOT/k8s/jaeger/jaeger.yaml" \
+    | "${KC[@]}" apply -f - >/dev/null || die "applying k8s/jaeger/jaeger.yaml failed"
 }
 
 # --- kind (Docker) -------------------------------------------------------------------------------
@@ -156,6 +177,20 @@ wait_ready() {
   done
 }
 
+# wait_monitoring: every Deployment in namespace monitoring available and a Prometheus pod Ready
+# (prometheus-operator creates its StatefulSet, so it may not exist yet when this starts).
+monitoring_ready() {
+  "${KC[@]}" -n "$MON_NS" wait --for=condition=Available deployment --all --timeout=5s >/dev/null 2>&1 \
+    && [[ $("${KC[@]}" -n "$MON_NS" get pods -l app.kubernetes.io/name=prometheus \
+      -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == *True* ]]
+}
+wait_monitoring() {
+  local t0=$SECONDS
+  log "waiting for Prometheus and Jaeger in namespace $MON_NS (up to ${TIMEOUT}s)"
+  wait_until "$TIMEOUT" "Prometheus and Jaeger in namespace $MON_NS (kubectl -n $MON_NS get pods)" monitoring_ready
+  log "Prometheus and Jaeger are Ready ($((SECONDS - t0)) s)"
+}
+
 case "${CLUSTER:-}" in
   "") if docker_runs; then CLUSTER=kind why="a Docker daemon answers"; else CLUSTER=local why="no Docker daemon answers"; fi ;;
   kind | local) why="CLUSTER=$CLUSTER" ;;
@@ -164,6 +199,7 @@ esac
 log "cluster: $CLUSTER ($why)"
 "up_$CLUSTER"
 wait_ready
+wait_monitoring
 if [[ $CLUSTER == kind ]]; then
   "${K[@]}" wait --for=condition=Ready "kafka/$(helm_ get values "$LAB_RELEASE" -a -o json | jq -r .kafka.strimzi.clusterName)" --timeout=300s >/dev/null \
     || die "the Strimzi Kafka is not Ready: kubectl -n $LAB_NS describe kafka"

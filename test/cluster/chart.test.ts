@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { startCluster, type TestCluster } from '../../operator/test/support/apiserver.js';
 import { CHART, helm, helmBinary, KUBE_VERSION, RELEASE, render as renderIn, renderText as renderTextIn, valueArgs, type K8sObject } from '../support/helm.js';
 import { REPO } from '../support/paths.js';
@@ -25,6 +25,8 @@ const VALUE_SETS: { name: string; files: string[] }[] = [
 ];
 /** Strimzi 1.2's CRDs, kept beside the repository as test data (../shared/crds/README.md). */
 const STRIMZI_CRDS = join(REPO, '../shared/crds/strimzi');
+/** prometheus-operator v0.93.0's CRDs (ServiceMonitor, PrometheusRule, ...), likewise. */
+const PROMETHEUS_OPERATOR_CRDS = join(REPO, '../shared/crds/prometheus-operator');
 const PROVIDER_SETS = ['ci/strimzi-values.yaml', 'ci/plain-values.yaml', 'ci/external-values.yaml'];
 const render = (files: string[], sets: string[] = [], namespace = NS) => renderIn(namespace, files, sets);
 const renderText = (files: string[], sets: string[] = [], namespace = NS) => renderTextIn(namespace, files, sets);
@@ -204,7 +206,7 @@ describe('helm/backpressure-lab against a real kube-apiserver', () => {
 
   beforeAll(async () => {
     cluster = await startCluster();
-    await cluster.kubectl(['apply', '--server-side', '-f', join(CHART, 'crds'), '-f', STRIMZI_CRDS]);
+    await cluster.kubectl(['apply', '--server-side', '-f', join(CHART, 'crds'), '-f', STRIMZI_CRDS, '-f', PROMETHEUS_OPERATOR_CRDS]);
     // kubectl wait fails at once on a CRD whose status has no conditions yet: ask again.
     await vi.waitFor(() => cluster.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=30s']), { timeout: 60_000, interval: 500 });
     await restrictedNamespace(NS);
@@ -230,6 +232,40 @@ describe('helm/backpressure-lab against a real kube-apiserver', () => {
     const pods = podsOf(await render(files));
     expect(pods.length).toBeGreaterThanOrEqual(4);
     expect(await dryRun(pods)).toHaveLength(pods.length);
+  });
+
+  describe('the monitoring that make up installs beside the chart', () => {
+    const MON_NS = 'monitoring';
+    const manifests = (path: string) =>
+      parseAllDocuments(readFileSync(join(REPO, path), 'utf8'))
+        .map((d) => d.toJSON() as K8sObject | null)
+        .filter((o): o is K8sObject => o !== null);
+    beforeAll(() => restrictedNamespace(MON_NS));
+
+    it.each(['k8s/jaeger/jaeger.yaml', 'k8s/monitoring-local/prometheus-operator.yaml', 'k8s/monitoring-local/prometheus.yaml'])(
+      '%s: every object is accepted by a server-side dry-run, and its pods meet the restricted level',
+      async (path) => {
+        const objects = manifests(path);
+        expect(objects.every((o) => ['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind) || o.metadata.namespace === MON_NS)).toBe(true);
+        expect(await dryRun(objects, MON_NS)).toHaveLength(objects.length);
+        const pods = podsOf(objects);
+        // ServiceAccount admission wants a pod's ServiceAccount to exist, dry-run or not.
+        const accounts = objects.filter((o) => o.kind === 'ServiceAccount');
+        if (accounts.length > 0) await cluster.kubectl(['apply', '--namespace', MON_NS, '-f', '-'], toStream(accounts));
+        if (pods.length > 0) expect(await dryRun(pods, MON_NS)).toHaveLength(pods.length);
+      },
+    );
+
+    it("the Kafka UI's pod, with k8s/kafka-ui/values.yaml's security contexts, meets the restricted level too", async () => {
+      const values = parseYaml(readFileSync(join(REPO, 'k8s/kafka-ui/values.yaml'), 'utf8'));
+      const pod: K8sObject = {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'kafka-ui' },
+        spec: { securityContext: values.podSecurityContext, containers: [{ name: 'kafka-ui', image: 'ghcr.io/kafbat/kafka-ui', securityContext: values.securityContext }] },
+      };
+      expect(await dryRun([pod], MON_NS)).toHaveLength(1);
+    });
   });
 
   it('the restricted level is enforced: a pod that does not meet it is refused', async () => {

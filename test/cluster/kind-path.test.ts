@@ -250,7 +250,7 @@ describe('skaffold.yaml, read as data', () => {
     const strimzi = profile('strimzi');
     expect(strimzi.activation).toEqual([{ kubeContext: `kind-${readYaml('kind-config.yaml').name}` }]);
     const config = withProfile('strimzi');
-    expect(config.deploy.helm.releases.map((r: any) => r.name)).toEqual(['strimzi', RELEASE]);
+    expect(config.deploy.helm.releases.map((r: any) => r.name)).toEqual(['strimzi', 'kube-prometheus-stack', RELEASE]);
     expect(config.deploy.helm.releases[0]).toEqual({
       name: 'strimzi',
       remoteChart: strimziHeader('chart'),
@@ -262,7 +262,18 @@ describe('skaffold.yaml, read as data', () => {
     });
     expect(strimziHeader('chart')).toBe('oci://quay.io/strimzi-helm/strimzi-kafka-operator');
     expect(strimziHeader('version')).toBe('1.2.0');
-    expect(config.deploy.helm.releases[1].dependsOn).toEqual(['strimzi']);
+    // kube-prometheus-stack as k8s/ pins it and kind.sh installs it: the CRDs the lab's monitors need.
+    expect(config.deploy.helm.releases[1]).toEqual({
+      name: 'kube-prometheus-stack',
+      repo: header(KPS_VALUES, 'chart'),
+      remoteChart: 'kube-prometheus-stack',
+      version: header(KPS_VALUES, 'version'),
+      namespace: 'monitoring',
+      createNamespace: true,
+      valuesFiles: [KPS_VALUES],
+      wait: true,
+    });
+    expect(config.deploy.helm.releases[2].dependsOn).toEqual(['strimzi', 'kube-prometheus-stack']);
   });
 
   it('local profile: images.sh bud for each Dockerfile, no push, the local node values and kafka.provider=plain', () => {
@@ -320,7 +331,7 @@ describe('skaffold.yaml, with the real skaffold', () => {
 
   it.each([
     ['', [RELEASE]],
-    ['strimzi', ['strimzi', RELEASE]],
+    ['strimzi', ['strimzi', 'kube-prometheus-stack', RELEASE]],
     ['local', [RELEASE]],
   ])('skaffold diagnose --yaml-only -p "%s" reads the file and applies the profile', async (name, releases) => {
     const r = await skaffoldRun(['diagnose', '--yaml-only', ...(name ? ['-p', name] : [])]);
@@ -402,6 +413,64 @@ describe('k8s/strimzi/values.yaml, against the Strimzi 1.2.0 chart', () => {
   });
 });
 
+const KPS_VALUES = 'k8s/kube-prometheus-stack/values.yaml';
+const KAFKA_UI_VALUES = 'k8s/kafka-ui/values.yaml';
+/** A '#   <field> <value>' line of a values file's header (the chart's repository, its version). */
+const header = (path: string, field: string) => readFileSync(join(REPO, path), 'utf8').match(new RegExp(`^#\\s*${field}\\s+(\\S+)`, 'm'))?.[1];
+/** Every leaf path of a values object, dotted (kube-state-metrics stays one key). */
+const leafPaths = (o: Record<string, unknown>, prefix = ''): string[] =>
+  Object.entries(o).flatMap(([k, v]) =>
+    v && typeof v === 'object' && !Array.isArray(v) && !['resources', 'podSecurityContext', 'securityContext', 'yamlApplicationConfig'].includes(k)
+      ? leafPaths(v as Record<string, unknown>, `${prefix}${k}.`)
+      : [`${prefix}${k}`],
+  );
+
+describe('the kind-only monitoring: kube-prometheus-stack and the Kafka UI (their charts cannot be fetched here)', () => {
+  /*
+   * Paths these values files may set, read from kube-prometheus-stack 88.x's values.yaml
+   * (prometheus-community/helm-charts, charts/kube-prometheus-stack; grafana.* and
+   * kube-state-metrics.* are its subcharts' values) and kafbat's kafka-ui 1.5.2 values.yaml. Neither
+   * chart has a values.schema.json: a misspelt key would be ignored silently, hence these lists.
+   */
+  const KPS_88_PATHS = [
+    'kubeEtcd.enabled', 'kubeScheduler.enabled', 'kubeControllerManager.enabled', 'kubeProxy.enabled', 'nodeExporter.enabled',
+    'alertmanager.enabled', 'prometheus.prometheusSpec.scrapeInterval', 'prometheus.prometheusSpec.evaluationInterval',
+    'prometheus.prometheusSpec.retention', 'prometheus.prometheusSpec.resources', 'grafana.defaultDashboardsEnabled',
+    'grafana.sidecar.dashboards.enabled', 'grafana.sidecar.dashboards.label', 'grafana.sidecar.dashboards.labelValue',
+    'grafana.sidecar.dashboards.searchNamespace', 'grafana.resources', 'prometheusOperator.resources', 'kube-state-metrics.resources',
+  ];
+  const KAFKA_UI_1_5_PATHS = ['yamlApplicationConfig', 'podSecurityContext', 'securityContext', 'volumes', 'volumeMounts', 'resources'];
+  const kps = readYaml(KPS_VALUES);
+  const kafkaUi = readYaml(KAFKA_UI_VALUES);
+  const chartValues = readYaml('helm/backpressure-lab/values.yaml');
+
+  it('kube-prometheus-stack: pinned, only keys the chart reads, selecting the lab by its release label', () => {
+    expect(header(KPS_VALUES, 'chart')).toBe('https://prometheus-community.github.io/helm-charts');
+    expect(header(KPS_VALUES, 'version')).toMatch(/^88\.\d+\.\d+$/);
+    for (const path of leafPaths(kps)) expect(KPS_88_PATHS, path).toContain(path);
+    // Its Prometheus selects release=<its release name> (the *NilUsesHelmValues defaults, left
+    // alone): the release kind.sh installs must be the label the lab's chart puts on its monitors.
+    expect(chartValues.monitoring.releaseLabel).toBe('kube-prometheus-stack');
+    expect(kps.prometheus.prometheusSpec).not.toHaveProperty('serviceMonitorSelectorNilUsesHelmValues');
+    // Grafana's sidecar loads the dashboard ConfigMap by the label the chart gives it.
+    expect(kps.grafana.sidecar.dashboards).toMatchObject({ enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: 'ALL' });
+    expect(readFileSync(join(CHART, 'templates/grafana-dashboard.yaml'), 'utf8')).toMatch(/grafana_dashboard: "1"/);
+  });
+
+  it('the Kafka UI: pinned, only keys the chart reads, at the Strimzi bootstrap, admitted by the Kafka NetworkPolicy', () => {
+    expect(header(KAFKA_UI_VALUES, 'chart')).toBe('https://kafbat.github.io/helm-charts');
+    expect(header(KAFKA_UI_VALUES, 'version')).toBe('1.5.2');
+    for (const path of leafPaths(kafkaUi)) expect(KAFKA_UI_1_5_PATHS, path).toContain(path);
+    expect(kafkaUi.yamlApplicationConfig.kafka.clusters).toEqual([
+      { name: NS, bootstrapServers: `${chartValues.kafka.strimzi.clusterName}-kafka-bootstrap.${NS}:9092` },
+    ]);
+    // kafbat's chart labels its pods app.kubernetes.io/name=<chart name> (kafka-ui).
+    expect(chartValues.networkPolicy.kafkaUiPodSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'kafka-ui' } });
+    expect(kafkaUi.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(kafkaUi.podSecurityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  });
+});
+
 describe('hack/deploy/kind.sh (the kind branch of make up)', () => {
   const LIB = 'hack/deploy/kind.sh';
 
@@ -479,6 +548,22 @@ describe('hack/deploy/kind.sh (the kind branch of make up)', () => {
         `--namespace strimzi --create-namespace -f ${REPO}/k8s/strimzi/values.yaml --wait --timeout 5m`,
     );
     expect(cmd(log[rollout]!)).toContain('-n strimzi rollout status deployment/strimzi-cluster-operator');
+    // Monitoring beside the lab, before its chart (whose ServiceMonitors need the CRDs): the two
+    // charts as their values files pin them, and Jaeger's manifest.
+    const kps = index((c) => c[0] === 'helm' && c.includes('kube-prometheus-stack'));
+    const kafkaUi = index((c) => c[0] === 'helm' && c.includes('kafka-ui'));
+    const jaeger = index((c) => c[0] === 'kubectl' && c.includes(`${REPO}/k8s/jaeger/jaeger.yaml`));
+    expect([rollout < kps, kps < lab, kafkaUi < lab, jaeger < lab, jaeger > 0]).toEqual([true, true, true, true, true]);
+    expect(cmd(log[kps]!)).toBe(
+      `helm --kube-context kind-backpressure-lab upgrade --install kube-prometheus-stack kube-prometheus-stack ` +
+        `--repo ${header(KPS_VALUES, 'chart')} --version ${header(KPS_VALUES, 'version')} --namespace monitoring --create-namespace ` +
+        `-f ${REPO}/${KPS_VALUES} --wait --timeout 10m`,
+    );
+    expect(cmd(log[kafkaUi]!)).toBe(
+      `helm --kube-context kind-backpressure-lab upgrade --install kafka-ui kafka-ui --repo ${header(KAFKA_UI_VALUES, 'chart')} ` +
+        `--version ${header(KAFKA_UI_VALUES, 'version')} --namespace monitoring --create-namespace -f ${REPO}/${KAFKA_UI_VALUES} --wait --timeout 10m`,
+    );
+    expect(cmd(log[jaeger]!)).toBe(`kubectl --context kind-backpressure-lab apply -f ${REPO}/k8s/jaeger/jaeger.yaml`);
 
     // The lab's chart: its helm arguments render the four Deployments on the loaded images.
     const labArgs = log[lab]!.slice(1);

@@ -21,10 +21,17 @@ export const OPERATOR_SA = `system:serviceaccount:${NS}:lag-autoscaler`;
 
 /**
  * The values the tests deploy the lab with (make up HELM_ARGS): consumers at 100 ms per message,
- * a 10 s scale-down window and a 2 s operator poll keep a burst's story under a minute. Every
- * other value is the chart's default with k8s/local-node-values.yaml.
+ * a 10 s scale-down window, a 2 s operator poll and a 10 s wait before the critical-lag alert keep
+ * a burst's story under a minute. Every other value is the chart's default with
+ * k8s/local-node-values.yaml.
  */
-export const TEST_SETS = ['consumer.processingTimeMs=100', 'autoscaler.scaleDownWindowSeconds=10', 'autoscaler.pollIntervalSeconds=2'];
+export const TEST_SETS = [
+  'consumer.processingTimeMs=100',
+  'autoscaler.scaleDownWindowSeconds=10',
+  'autoscaler.pollIntervalSeconds=2',
+  // KafkaConsumerLagCritical after 10 s rather than 30 s: the alert test's burst stays short.
+  'monitoring.alerts.lagCriticalFor=10s',
+];
 export const PROCESSING_MS = 100;
 
 /** Settings of hack/cluster/env.sh (binaries, node name, context), as its scripts see them. */
@@ -74,20 +81,21 @@ export const make = (target: string, vars: Record<string, string> = {}, env: Rec
 
 /** A shell line as the README writes it (curl, jq, pipes), with the forwarded ports substituted. */
 export async function sh(line: string, ports: ForwardedPorts): Promise<string> {
-  const local = line.replace(/localhost:(8000|8001|8010|8020)\b/g, (_, port: string) => `localhost:${ports[Number(port) as SeedPort]}`);
+  const local = line.replace(/localhost:(8000|8001|8010|8020|9090|16686)\b/g, (_, port: string) => `localhost:${ports[Number(port) as SeedPort]}`);
   return (await exec('bash', ['-o', 'pipefail', '-c', local], { timeout: 60_000 })).trim();
 }
 
-export type SeedPort = 8000 | 8001 | 8010 | 8020;
+/** The seed's ports that `make port-forward` serves here: the lab's four, Prometheus and Jaeger. */
+export type SeedPort = 8000 | 8001 | 8010 | 8020 | 9090 | 16686;
 export type ForwardedPorts = Record<SeedPort, number>;
 
 /**
- * `make port-forward`: the seed's own ports when all four are free (the README's lines then run
+ * `make port-forward`: the seed's own ports when all six are free (the README's lines then run
  * unchanged), else free ports through the LAB_*_PORT variables (another lab on this machine).
  * Returns the ports and the environment that names them (for STOP=1 and for make status).
  */
 export async function portForward(): Promise<{ ports: ForwardedPorts; env: Record<string, string>; stop: () => Promise<void> }> {
-  const seed: SeedPort[] = [8000, 8001, 8010, 8020];
+  const seed: SeedPort[] = [8000, 8001, 8010, 8020, 9090, 16686];
   const taken = await Promise.all(seed.map((p) => isListening(p)));
   const ports = Object.fromEntries(seed.map((p) => [p, p])) as ForwardedPorts;
   if (taken.some(Boolean)) {
@@ -99,6 +107,8 @@ export async function portForward(): Promise<{ ports: ForwardedPorts; env: Recor
     LAB_CONSUMER_BASE_PORT: String(ports[8001]),
     LAB_LAG_MONITOR_PORT: String(ports[8010]),
     LAB_OPERATOR_PORT: String(ports[8020]),
+    LAB_PROMETHEUS_PORT: String(ports[9090]),
+    LAB_JAEGER_PORT: String(ports[16686]),
   };
   await make('port-forward', {}, env);
   return { ports, env, stop: async () => void (await make('port-forward', { STOP: '1' }, env)) };

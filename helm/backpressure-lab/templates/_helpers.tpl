@@ -57,7 +57,7 @@ kafka:9092
 {{/*
 The pods that talk to Kafka, as a NetworkPolicy peer list: the plain broker's NetworkPolicy and
 the Strimzi listener's networkPolicyPeers let only these in (kafka-topics is the plain provider's
-topic-creation Job).
+topic-creation Job; the Kafka UI runs beside Prometheus, in the metrics namespaces).
 */}}
 {{- define "backpressure-lab.kafkaClientPeers" -}}
 - podSelector:
@@ -68,6 +68,10 @@ topic-creation Job).
       - key: app.kubernetes.io/component
         operator: In
         values: [producer, consumer, lag-monitor, kafka-topics]
+- namespaceSelector:
+    {{- toYaml .Values.networkPolicy.metricsNamespaceSelector | nindent 4 }}
+  podSelector:
+    {{- toYaml .Values.networkPolicy.kafkaUiPodSelector | nindent 4 }}
 {{- end }}
 
 {{/*
@@ -95,7 +99,7 @@ capabilities:
 {{- end }}
 
 {{/*
-The Node services' environment shared by all four: log level and port.
+The Node services' environment shared by all four: log level, port, and where traces go.
 Call with (dict "root" $ "port" 8000).
 */}}
 {{- define "backpressure-lab.commonEnv" -}}
@@ -103,6 +107,10 @@ Call with (dict "root" $ "port" 8000).
   value: {{ .root.Values.logLevel | quote }}
 - name: PORT
   value: {{ .port | quote }}
+{{- if .root.Values.tracing.enabled }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .root.Values.tracing.otlpEndpoint | quote }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,0 +1,1 @@
+../../helm/backpressure-lab/files/k6/burst-producer.js

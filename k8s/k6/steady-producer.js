@@ -1,0 +1,1 @@
+../../helm/backpressure-lab/files/k6/steady-producer.js
