@@ -110,6 +110,13 @@ class Recorder {
 const livePods = (s: Sample) => s.pods.filter(isLive);
 const readyPods = (s: Sample) => livePods(s).filter(isReady);
 const endOffsets = (lag: any) => (lag?.partitions ?? []).reduce((sum: number, p: { end_offset: number }) => sum + p.end_offset, 0);
+/**
+ * The operator patches the scale, then writes its status: the pods can be back to one before the
+ * status records the scale-down. Records on until the status has it too (a decision made after
+ * `sixSeen`, when 6 replicas were first seen, for desired 1).
+ */
+const statusScaledDown = (r: Recorder, sixSeen: number, after: number) =>
+  r.until('the LagAutoscaler status recording the scale-down', (s) => s.las.status?.desiredReplicas === 1 && Date.parse(s.las.status?.lastScaleTime ?? '') > sixSeen, after, 30_000);
 const scaleTimes = (r: Recorder, after: number) => [...new Set(r.samples.map((s) => s.las.status?.lastScaleTime as string | undefined).filter((t): t is string => !!t && Date.parse(t) >= after))];
 const mib = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MiB`;
 
@@ -190,6 +197,7 @@ describe('autoscaling with real pods', () => {
       // new container within its housekeeping interval, about 10 s).
       const summary = await memoryOfPods(6);
       const back = await rec.until(`back to 1 pod after the ${WINDOW_S} s window`, (s) => s.replicas === 1 && livePods(s).length === 1, drained.t);
+      await statusScaledDown(rec, six.t, back.t);
       await rec.stop();
 
       expect(Math.max(...rec.samples.map((s) => s.replicas))).toBe(6);
@@ -266,9 +274,10 @@ describe('autoscaling with real pods', () => {
       const drained = await rec.until('lag 0 with the whole burst in the end offsets', (s) => s.lag?.total_lag === 0 && endOffsets(s.lag) >= endBefore + 1500, forced);
       // Only the new operator runs now: the scale-down after the window is its patch.
       const back = await rec.until(`back to 1 pod after the ${WINDOW_S} s window`, (s) => s.replicas === 1 && livePods(s).length === 1, drained.t);
+      expect(rec.first((s) => s.replicas === 6, t0)).toBeDefined();
+      await statusScaledDown(rec, six.t, back.t);
       await rec.stop();
 
-      expect(rec.first((s) => s.replicas === 6, t0)).toBeDefined();
       // Once the old pod is gone, every scale patch is the new operator's (Recreate: never two).
       const replicasWhenGone = gone.replicas;
       const scalesByNew = scaleTimes(rec, gone.t);
