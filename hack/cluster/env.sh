@@ -23,8 +23,9 @@ HELM_BIN="$TOOLS_BIN/helm-$HELM_VERSION"
 CRICTL_BIN="$TOOLS_BIN/crictl-$CRICTL_VERSION"
 PROMETHEUS_OPERATOR_BIN="$TOOLS_BIN/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
 CONFIG_RELOADER_BIN="$TOOLS_BIN/prometheus-config-reloader-$PROMETHEUS_OPERATOR_VERSION"
-PROMETHEUS_BIN="$TOOLS_BIN/prometheus-$PROMETHEUS_VERSION"
-PROMTOOL_BIN="$TOOLS_BIN/promtool-$PROMETHEUS_VERSION"
+# "-k8s": built with Kubernetes service discovery only (hack/cluster/build.sh's build tags).
+PROMETHEUS_BIN="$TOOLS_BIN/prometheus-$PROMETHEUS_VERSION-k8s"
+PROMTOOL_BIN="$TOOLS_BIN/promtool-$PROMETHEUS_VERSION-k8s"
 JAEGER_BIN="$TOOLS_BIN/jaeger-$JAEGER_VERSION"
 
 # State: certificates, etcd data, logs and pids persist in the cache between up and down (a warm

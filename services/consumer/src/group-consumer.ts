@@ -1,11 +1,19 @@
-import { retryUntilDone, type Consumer, type EachMessagePayload, type Logger } from '@bplab/kit';
+import { retryUntilDone, type Consumer, type Logger } from '@bplab/kit';
+import type { EachBatchPayload } from 'kafkajs';
 import type { ConsumerMetrics } from './metrics.js';
+import { RUNS_IN_HAND } from './processor.js';
+
+/** Who holds the consumer paused: a person (POST /pause, /config) or the downstream's health. */
+export const PausedBy = { manual: 'manual', downstream: 'downstream' } as const;
+export type PausedBy = (typeof PausedBy)[keyof typeof PausedBy];
 
 export interface GroupState {
   member_id: string | null;
   assigned_partitions: number[];
   rebalances: number;
   paused: boolean;
+  /** Null while consuming; a manual pause wins over the downstream's when both hold. */
+  paused_by: PausedBy | null;
   running: boolean;
   last_error: string | null;
 }
@@ -16,8 +24,10 @@ export interface GroupState {
  * it is paused, so pausing one consumer never triggers a rebalance.
  */
 export class GroupConsumer {
-  readonly state: GroupState = { member_id: null, assigned_partitions: [], rebalances: 0, paused: false, running: false, last_error: null };
+  readonly state: GroupState = { member_id: null, assigned_partitions: [], rebalances: 0, paused: false, paused_by: null, running: false, last_error: null };
   private stopped = false;
+  /** Each holder's pause; consumption is paused while either holds. */
+  private readonly holds: Record<PausedBy, boolean> = { manual: false, downstream: false };
 
   constructor(
     private readonly consumer: Consumer,
@@ -26,11 +36,11 @@ export class GroupConsumer {
     private readonly metrics: ConsumerMetrics,
     private readonly logger: Logger,
     private readonly work: {
-      /** Processes one message: eachMessage. */
-      handle: (payload: EachMessagePayload) => Promise<void>;
+      /** Takes one partition's fetched run and resolves once it is processed: eachBatch. */
+      handle: (payload: EachBatchPayload) => Promise<void>;
       /** Runs before each connect attempt (connects the sink). */
       prepare: () => Promise<void>;
-      /** Finishes the message in hand before the group is left. */
+      /** Finishes the batch in hand before the group is left. */
       drain: () => Promise<void>;
     },
   ) {
@@ -43,7 +53,7 @@ export class GroupConsumer {
       this.metrics.rebalances.inc({ consumer: consumerId });
       this.metrics.assigned.set({ consumer: consumerId }, this.state.assigned_partitions.length);
       this.logger.info({ memberId: payload.memberId, partitions: this.state.assigned_partitions }, 'joined group');
-      // A rejoin after a crash restart starts unpaused; keep the user's pause.
+      // A rejoin after a crash restart starts unpaused; keep the user's (or the downstream's) pause.
       if (this.state.paused) consumer.pause([{ topic }]);
     });
     consumer.on(CRASH, ({ payload }) => {
@@ -69,7 +79,10 @@ export class GroupConsumer {
         await this.consumer.connect();
         // A group with no commit starts at the earliest offset, so no order is ever skipped.
         await this.consumer.subscribe({ topic: this.topic, fromBeginning: true });
-        await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 1, eachMessage: this.work.handle });
+        // eachBatch without auto-resolve: the handler resolves (and commits) only what its sink
+        // write has stored, a batch at a time; whatever it leaves is fetched again. Every
+        // partition's run of a fetch is handed over at once, so one batch can span partitions.
+        await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: RUNS_IN_HAND, eachBatchAutoResolve: false, eachBatch: this.work.handle });
         this.state.last_error = null;
       },
       this.logger,
@@ -81,14 +94,26 @@ export class GroupConsumer {
     );
   }
 
-  setPaused(paused: boolean): void {
-    this.state.paused = paused;
-    this.metrics.paused.set({ consumer: this.consumerId }, paused ? 1 : 0);
-    if (paused) this.consumer.pause([{ topic: this.topic }]);
-    else this.consumer.resume([{ topic: this.topic }]);
+  /**
+   * Sets one holder's pause. Consumption is paused while either holds it; paused_by names the
+   * manual one first. A resume while the client restarts after a crash cannot reach it, but a
+   * restarted client starts unpaused and GROUP_JOIN re-applies a pause, so the state still wins.
+   */
+  setPaused(by: PausedBy, paused: boolean): void {
+    this.holds[by] = paused;
+    const effective = this.holds.manual || this.holds.downstream;
+    this.state.paused = effective;
+    this.state.paused_by = this.holds.manual ? PausedBy.manual : this.holds.downstream ? PausedBy.downstream : null;
+    this.metrics.paused.set({ consumer: this.consumerId }, effective ? 1 : 0);
+    try {
+      if (effective) this.consumer.pause([{ topic: this.topic }]);
+      else this.consumer.resume([{ topic: this.topic }]);
+    } catch (err) {
+      this.logger.warn({ err: err instanceof Error ? err.message : err, paused: effective }, 'the client is not running; its next group join applies the pause state');
+    }
   }
 
-  /** Finishes the message in hand (its commit included) and leaves the group. */
+  /** Finishes the batch in hand (its commit included) and leaves the group. */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.work.drain();

@@ -1,6 +1,8 @@
 import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
-import { readConfig } from './config.js';
+import { AutoPause } from './auto-pause.js';
+import { readConfig, thresholdsOf } from './config.js';
+import { CallKind, SimulatedDownstream } from './downstream.js';
 import { GroupConsumer } from './group-consumer.js';
 import { consumerMetrics } from './metrics.js';
 import { Processor } from './processor.js';
@@ -24,16 +26,27 @@ run(async () => {
     groupId: config.GROUP_ID,
     sessionTimeout: config.SESSION_TIMEOUT_MS,
     heartbeatInterval: config.HEARTBEAT_INTERVAL_MS,
-    // Fetch little at a time: one message is processed at a time, and a small fetch keeps a
-    // rebalance from waiting on a large batch.
+    // Fetch little at a time: a small fetch keeps a rebalance from waiting on a large run of
+    // messages. 64 KB holds a few hundred orders per partition, enough for most batch sizes.
     maxBytesPerPartition: 64 * 1024,
     maxWaitTimeInMs: 1000,
   });
-  const processor = new Processor(
-    { processingTimeMs: config.PROCESSING_TIME_MS },
-    consumerId,
+  // Every write and probe of the downstream feeds the auto-pause controller and the metrics.
+  const downstream = new SimulatedDownstream(
+    { latencyMs: config.DOWNSTREAM_LATENCY_MS, errorRate: config.DOWNSTREAM_ERROR_RATE },
     new KafkaSink(sinkProducer, config.SINK_TOPIC),
-    (topic, partition, offset) => consumer.commitOffsets([{ topic, partition, offset }]),
+    (observation, kind: CallKind) => {
+      metrics.downstreamCalls.observe({ consumer: consumerId, kind, result: observation.ok ? 'ok' : 'error' }, observation.latencyMs / 1000);
+      autoPause.observe(observation);
+    },
+  );
+  const processor = new Processor(
+    { processingTimeMs: config.PROCESSING_TIME_MS, batchSize: config.BATCH_SIZE },
+    consumerId,
+    downstream,
+    (offsets) => consumer.commitOffsets(offsets),
+    (): boolean => group.state.paused,
+    config.HEARTBEAT_INTERVAL_MS,
     telemetry.tracer,
     metrics,
     logger,
@@ -43,17 +56,35 @@ run(async () => {
     prepare: () => sinkProducer.connect(),
     drain: () => processor.drain(),
   });
+  const autoPause = new AutoPause(
+    { enabled: config.AUTO_PAUSE, probeIntervalMs: config.DOWNSTREAM_PROBE_MS },
+    thresholdsOf(config),
+    group,
+    downstream,
+    consumerId,
+    metrics,
+    logger,
+  );
 
   const app = createApp({
     logger,
     registry,
-    health: () => ({ healthy: probe.current.up && group.state.running, paused: group.state.paused, consumer_id: consumerId, kafka: probe.current, group: group.state }),
-    routes: consumerRoutes({ consumerId, groupId: config.GROUP_ID, topic: config.TOPIC, sinkTopic: config.SINK_TOPIC, group, processor, metrics }),
+    health: () => ({
+      healthy: probe.current.up && group.state.running,
+      paused: group.state.paused,
+      paused_by: group.state.paused_by,
+      consumer_id: consumerId,
+      kafka: probe.current,
+      group: group.state,
+    }),
+    routes: consumerRoutes({ consumerId, groupId: config.GROUP_ID, topic: config.TOPIC, sinkTopic: config.SINK_TOPIC, group, processor, downstream, autoPause, metrics }),
   });
   const server = await listen(app, config.PORT, logger);
+  autoPause.start();
   const started = group.start();
 
   onShutdown(logger, async () => {
+    autoPause.stop();
     await group.stop();
     await started;
     await sinkProducer.disconnect();

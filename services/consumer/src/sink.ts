@@ -10,14 +10,18 @@ export interface ProcessedRecord {
   trace_id?: string;
 }
 
-/** Writes processed records to a Kafka topic and resolves once Kafka has them (acks=all). */
+/**
+ * Writes processed records to a Kafka topic and resolves once Kafka has them all (acks=all): one
+ * producer.send per call, however many records, so a batch is one bulk write.
+ */
 export class KafkaSink {
   constructor(
     private readonly producer: Producer,
     readonly topic: string,
   ) {}
 
-  async write(record: ProcessedRecord): Promise<void> {
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: record.order_id, value: JSON.stringify(record) }] });
+  async write(records: readonly ProcessedRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.producer.send({ topic: this.topic, acks: -1, messages: records.map((r) => ({ key: r.order_id, value: JSON.stringify(r) })) });
   }
 }

@@ -18,10 +18,18 @@ const schema = z
     ALERTS_SIZE: env.int(50, 1, 10_000),
     /** How fast recommendations aim to drain a backlog. */
     DRAIN_TARGET_SECONDS: env.int(60, 1, 86_400),
+    /**
+     * The evaluation's sliding window (OK, WARN, STALL, STOP per partition: evaluate.ts). Make it
+     * longer than one message's processing time, or a slow but healthy consumer reads as STALL
+     * between its commits. At most 5 minutes: the monitor keeps 10 minutes of samples.
+     */
+    EVALUATION_WINDOW_MS: env.int(30_000, 1000, 300_000),
   })
   .refine((c) => c.LAG_CRITICAL > c.LAG_WARNING, { path: ['LAG_CRITICAL'], message: 'must be greater than LAG_WARNING' })
   // A rate needs two samples inside its window; with polls further apart there would never be one.
-  .refine((c) => c.RATE_WINDOW_MS >= 2 * c.POLL_INTERVAL_MS, { path: ['RATE_WINDOW_MS'], message: 'must be at least twice POLL_INTERVAL_MS' });
+  .refine((c) => c.RATE_WINDOW_MS >= 2 * c.POLL_INTERVAL_MS, { path: ['RATE_WINDOW_MS'], message: 'must be at least twice POLL_INTERVAL_MS' })
+  // A window judges a trend between samples: it needs at least two polls in it.
+  .refine((c) => c.EVALUATION_WINDOW_MS >= 2 * c.POLL_INTERVAL_MS, { path: ['EVALUATION_WINDOW_MS'], message: 'must be at least twice POLL_INTERVAL_MS' });
 
 export type Config = z.infer<typeof schema>;
 

@@ -71,3 +71,18 @@ export function chartWindow(dataSpanMs: number, maxMs: number): number {
 export function formatSpan(seconds: number): string {
   return seconds >= 60 && seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
+
+/**
+ * The drain estimate in a few words, for the rate-of-change card: "empty in 1 m 15 s", "not
+ * draining: short by 3 msg/s". `status` is /lag's drain_status.
+ */
+export function formatDrain(status: string, seconds: number | null, production: number | null, consumption: number | null): string {
+  if (status === 'caught_up') return 'caught up';
+  if (status === 'draining' && seconds !== null) return `empty in ${formatDuration(seconds)}`;
+  if (status === 'not_draining') {
+    if (consumption === 0) return 'not draining: nothing consumed';
+    if (production !== null && consumption !== null && production > consumption) return `not draining: short by ${formatRate(production - consumption)} msg/s`;
+    return 'not draining';
+  }
+  return 'lag per second';
+}

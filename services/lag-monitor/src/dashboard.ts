@@ -67,12 +67,19 @@ body[data-connection="stale"] .badge, body[data-connection="disconnected"] .badg
 .legend { margin-left: auto; display: flex; gap: 12px; font-weight: 400; font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 14px; height: 3px; margin-right: 5px; vertical-align: middle; border-radius: 2px; }
 .legend i.dashed { height: 0; border-top: 2px dashed; border-radius: 0; }
-.partition { display: grid; grid-template-columns: 34px 1fr 64px; align-items: center; column-gap: 10px; margin: 9px 0; }
+.partition { display: grid; grid-template-columns: 34px 1fr 64px 54px; align-items: center; column-gap: 10px; margin: 9px 0; }
 .partition .name { font-weight: 600; color: var(--muted); }
 .partition .bar { height: 14px; background: var(--bg); border-radius: 7px; overflow: hidden; }
 .partition .fill { height: 100%; background: var(--lag); border-radius: 7px; transition: width .4s; }
 .partition .lag { text-align: right; font-weight: 700; font-variant-numeric: tabular-nums; }
-.partition .offsets { grid-column: 2 / 4; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+.partition .offsets { grid-column: 2 / 5; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
+.partition .pill { justify-self: end; }
+/* Burrow-style evaluations: OK, WARN, STALL (a member makes no progress), STOP (nobody consumes). */
+.pill[data-evaluation="OK"] { background: var(--ok); }
+.pill[data-evaluation="WARN"] { background: var(--warning); }
+.pill[data-evaluation="STALL"] { background: var(--critical); }
+.pill[data-evaluation="STOP"] { background: #450a0a; }
+.evaluation-reason { color: var(--muted); font-size: 12px; }
 .bottom { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; min-height: 0; }
 .bottom .card { display: flex; flex-direction: column; min-height: 0; }
 .bottom ol, .bottom ul { list-style: none; margin: 0; padding: 0; overflow: auto; }
@@ -114,7 +121,7 @@ const body = `
     <div class="card">
       <div class="label">Rate of change</div>
       <div class="value" id="rate-of-change">–</div>
-      <div class="unit">lag per second</div>
+      <div class="unit" id="drain" title="drain estimate">lag per second</div>
     </div>
     <div class="card">
       <div class="label">Produced vs consumed</div>
@@ -139,7 +146,8 @@ const body = `
       <svg class="chart rates" id="rate-chart" role="img" aria-label="production and consumption rates over the last five minutes"></svg>
     </div>
     <div class="card">
-      <div class="card-title">Lag per partition</div>
+      <div class="card-title">Lag per partition <span class="pill" id="evaluation" data-evaluation="">…</span></div>
+      <div class="evaluation-reason" id="evaluation-reason"></div>
       <div id="partitions"></div>
     </div>
   </section>
@@ -272,6 +280,16 @@ function render(lag, alerts, recommendations) {
   const trend = byId('rate-of-change');
   trend.textContent = formatTrend(lag.rate_of_change);
   trend.className = 'value' + (lag.rate_of_change > 0 ? ' growing' : lag.rate_of_change < 0 ? ' draining' : '');
+  const drain = byId('drain');
+  drain.textContent = formatDrain(lag.drain_status, lag.drain_seconds, lag.production_rate, lag.consumption_rate);
+  drain.title = lag.drain_reason;
+  // Until a whole window has been watched an OK means "not judged yet": the pill says so in grey.
+  const judged = lag.evaluation.complete || lag.evaluation.status !== 'OK';
+  const evaluation = byId('evaluation');
+  evaluation.textContent = judged ? lag.evaluation.status : '–';
+  evaluation.dataset.evaluation = judged ? lag.evaluation.status : '';
+  evaluation.title = 'evaluated over the last ' + formatSpan(lag.evaluation.window_ms / 1000);
+  byId('evaluation-reason').textContent = lag.evaluation.reason;
   byId('production-rate').textContent = formatRate(lag.production_rate);
   byId('consumption-rate').textContent = formatRate(lag.consumption_rate);
   byId('members').textContent = lag.members + ' / ' + lag.partition_count;
@@ -350,7 +368,11 @@ function renderPartitions(partitions) {
     fill.style.width = (100 * p.lag) / widest + '%';
     bar.append(fill);
     const committed = p.committed_offset === null ? 'none' : formatCount(p.committed_offset);
-    row.append(make('span', 'name', 'P' + p.partition), bar, make('span', 'lag', formatCount(p.lag)),
+    const judged = p.evaluation.rule !== 'window_incomplete';
+    const evaluation = make('span', 'pill evaluation', judged ? p.evaluation.status : '–');
+    evaluation.dataset.evaluation = judged ? p.evaluation.status : '';
+    evaluation.title = p.evaluation.reason;
+    row.append(make('span', 'name', 'P' + p.partition), bar, make('span', 'lag', formatCount(p.lag)), evaluation,
       make('span', 'offsets', 'committed ' + committed + ' · end ' + formatCount(p.end_offset)));
     return row;
   }));

@@ -11,7 +11,18 @@ export const STATUS_LEVEL: Record<LagStatus, number> = { ok: 0, warning: 1, crit
 /** What one poll of Kafka's admin API returns. */
 export interface OffsetSample {
   at: number;
-  partitions: { partition: number; start_offset: number; end_offset: number; committed_offset: number | null }[];
+  partitions: {
+    partition: number;
+    start_offset: number;
+    end_offset: number;
+    committed_offset: number | null;
+    /**
+     * The member id the partition is assigned to; null: assigned to nobody (an empty group, or a
+     * stable group that left it out); absent: not known (the group is rebalancing, or its
+     * assignment could not be read). See evaluate.ts.
+     */
+    owner?: string | null;
+  }[];
   members: number;
   group_state: string;
 }

@@ -18,6 +18,7 @@ run(async () => {
     rateWindowMs: config.RATE_WINDOW_MS,
     // Ten minutes of samples bound how far back the time-lag estimate can see.
     sampleWindowMs: 600_000,
+    evaluationWindowMs: config.EVALUATION_WINDOW_MS,
     historySize: config.HISTORY_SIZE,
     alertsSize: config.ALERTS_SIZE,
   });
@@ -47,6 +48,7 @@ run(async () => {
       poll: poller.state,
       thresholds,
       pollIntervalMs: config.POLL_INTERVAL_MS,
+      evaluationWindowMs: config.EVALUATION_WINDOW_MS,
       historySize: config.HISTORY_SIZE,
       alertsSize: config.ALERTS_SIZE,
       recommendContext: () => ({ thresholds, drainTargetSeconds: config.DRAIN_TARGET_SECONDS, perConsumerRate: tracker.perConsumerRate }),

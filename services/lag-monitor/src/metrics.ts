@@ -1,5 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { STATUS_LEVEL, type LagSnapshot } from './lag.js';
+import { EVALUATION_LEVEL } from './evaluate.js';
+import { STATUS_LEVEL } from './lag.js';
+import type { MonitorSnapshot } from './tracker.js';
 
 /** The seed's metric names, plus what the operator and the dashboard read. */
 export function lagMetrics(registry: Registry, group: string, topic: string) {
@@ -15,6 +17,8 @@ export function lagMetrics(registry: Registry, group: string, topic: string) {
     consumption: gauge('kafka_consumption_rate', 'Messages per second committed by the group'),
     partitions: gauge('kafka_topic_partitions', 'Partitions of the topic: the most consumers that can be busy'),
     members: gauge('kafka_consumer_group_members', 'Members of the consumer group'),
+    evaluation: gauge('kafka_consumer_group_evaluation', 'Burrow-style group evaluation, the worst partition: 0 OK, 1 WARN, 2 STALL, 3 STOP'),
+    partitionEvaluation: gauge('kafka_consumer_group_partition_evaluation', 'Burrow-style evaluation per partition: 0 OK, 1 WARN, 2 STALL, 3 STOP', ['partition']),
     lastSuccess: gauge('kafka_lag_monitor_last_success_timestamp_seconds', 'When the last poll of Kafka succeeded'),
     polls: new Counter({ name: 'kafka_lag_monitor_polls_total', help: 'Polls of Kafka by result', labelNames: [...labelNames, 'result'], registers: [registry] }),
   };
@@ -29,7 +33,7 @@ export function lagMetrics(registry: Registry, group: string, topic: string) {
   return {
     polls: m.polls,
     labels,
-    update(s: LagSnapshot): void {
+    update(s: MonitorSnapshot): void {
       m.lagTotal.set(labels, s.total_lag);
       m.lag.reset();
       for (const p of s.partitions) m.lag.set({ ...labels, partition: String(p.partition) }, p.lag);
@@ -39,6 +43,9 @@ export function lagMetrics(registry: Registry, group: string, topic: string) {
       if (s.rate_of_change !== null) m.rateOfChange.set(labels, s.rate_of_change);
       if (s.production_rate !== null) m.production.set(labels, s.production_rate);
       if (s.consumption_rate !== null) m.consumption.set(labels, s.consumption_rate);
+      m.evaluation.set(labels, EVALUATION_LEVEL[s.evaluation.status]);
+      m.partitionEvaluation.reset();
+      for (const p of s.partitions) m.partitionEvaluation.set({ ...labels, partition: String(p.partition) }, EVALUATION_LEVEL[p.evaluation.status]);
       m.partitions.set(labels, s.partition_count);
       m.members.set(labels, s.members);
       m.lastSuccess.set(labels, Date.parse(s.timestamp) / 1000);

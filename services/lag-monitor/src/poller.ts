@@ -1,4 +1,5 @@
 import type { Admin, Logger } from '@bplab/kit';
+import { partitionOwners } from './assignment.js';
 import type { OffsetSample } from './lag.js';
 
 /**
@@ -13,6 +14,9 @@ export async function readOffsets(admin: Admin, topic: string, groupId: string, 
   ]);
   const commits = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
   const group = groups.groups.find((g) => g.groupId === groupId);
+  const members = group?.members.length ?? 0;
+  // Kafka reports assignments only for a Stable group; during a rebalance ownership is unknown.
+  const owners = members > 0 && group?.state === 'Stable' ? partitionOwners(group.members, topic) : undefined;
   return {
     at: now(),
     partitions: ends.map((p) => {
@@ -23,9 +27,10 @@ export async function readOffsets(admin: Admin, topic: string, groupId: string, 
         end_offset: Number(p.high),
         // kafkajs reports "no commit" as -1.
         committed_offset: c === undefined || c < 0 ? null : c,
+        ...(members === 0 ? { owner: null } : owners ? { owner: owners.get(p.partition) ?? null } : {}),
       };
     }),
-    members: group?.members.length ?? 0,
+    members,
     group_state: group?.state ?? 'Unknown',
   };
 }

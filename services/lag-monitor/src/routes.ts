@@ -2,10 +2,11 @@ import { HttpError, parse } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
-import type { LagSnapshot, Thresholds } from './lag.js';
+import type { Thresholds } from './lag.js';
 import type { PollState } from './poller.js';
 import { recommend, type RecommendContext } from './recommend.js';
-import type { LagTracker } from './tracker.js';
+import type { LagTracker, MonitorSnapshot } from './tracker.js';
+import { whatIf } from './whatif.js';
 
 export interface MonitorDeps {
   group: string;
@@ -14,6 +15,7 @@ export interface MonitorDeps {
   poll: PollState;
   thresholds: Thresholds;
   pollIntervalMs: number;
+  evaluationWindowMs: number;
   historySize: number;
   alertsSize: number;
   recommendContext: () => RecommendContext;
@@ -23,9 +25,15 @@ export function monitorRoutes(deps: MonitorDeps) {
   const { tracker, poll } = deps;
   const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.historySize).default(Math.min(100, deps.historySize)) });
   const alertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.alertsSize).default(deps.alertsSize) });
+  // The what-if inputs of GET /recommendations; each one left out falls back to a measurement.
+  const whatIfQuery = z.object({
+    production_rate: z.coerce.number().min(0).max(1_000_000).optional(),
+    processing_ms: z.coerce.number().positive().max(3_600_000).optional(),
+    drain_seconds: z.coerce.number().int().min(1).max(86_400).optional(),
+  });
 
   /** The latest snapshot, marked stale when the last poll failed; 503 before the first one. */
-  const current = (): LagSnapshot & { group: string; topic: string; stale: boolean } => {
+  const current = (): MonitorSnapshot & { group: string; topic: string; stale: boolean } => {
     if (!tracker.latest) throw new HttpError(503, `no lag sample yet: ${poll.last_error ?? 'first poll pending'}`, { retryable: true });
     return { group: deps.group, topic: deps.topic, ...tracker.latest, stale: !poll.ok };
   };
@@ -41,6 +49,7 @@ export function monitorRoutes(deps: MonitorDeps) {
         group: deps.group,
         topic: deps.topic,
         poll_interval_ms: deps.pollIntervalMs,
+        evaluation_window_ms: deps.evaluationWindowMs,
         history_size: deps.historySize,
         alerts_size: deps.alertsSize,
         thresholds: { lag_warning: t.lagWarning, lag_critical: t.lagCritical, rate_warning: t.rateWarning },
@@ -70,14 +79,32 @@ export function monitorRoutes(deps: MonitorDeps) {
         consumption_rate: s.consumption_rate,
         members: s.members,
         partitions: s.partition_count,
+        evaluation: s.evaluation.status,
+        evaluation_reason: s.evaluation.reason,
+        drain_seconds: s.drain_seconds,
+        drain_status: s.drain_status,
         stale: s.stale,
         timestamp: s.timestamp,
       });
     });
-    app.get('/recommendations', (_req, res) => {
+    // Without what-if parameters, the advice for now; with any of them, the advice plus `what_if`.
+    app.get('/recommendations', (req, res) => {
+      const query = parse(whatIfQuery, req.query, 'query');
       const s = current();
       const ctx = deps.recommendContext();
-      res.json({ status: s.status, total_lag: s.total_lag, per_consumer_rate: ctx.perConsumerRate, recommendations: recommend(s, ctx) });
+      const advice = { status: s.status, total_lag: s.total_lag, per_consumer_rate: ctx.perConsumerRate, recommendations: recommend(s, ctx) };
+      if (Object.values(query).every((v) => v === undefined)) {
+        res.json(advice);
+        return;
+      }
+      const context = {
+        backlog: s.total_lag,
+        partitions: s.partition_count,
+        measuredProductionRate: s.production_rate,
+        measuredPerConsumerRate: ctx.perConsumerRate,
+        drainTargetSeconds: ctx.drainTargetSeconds,
+      };
+      res.json({ ...advice, what_if: whatIf(query, context) });
     });
   };
 }

@@ -1,5 +1,13 @@
 import { saturatedRate } from '@bplab/kit';
-import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type Thresholds } from './lag.js';
+import { drainEstimate, type Drain } from './drain.js';
+import { evaluate, type GroupEvaluation, type PartitionEvaluation } from './evaluate.js';
+import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type PartitionLag, type Thresholds } from './lag.js';
+
+/** A lag snapshot with its diagnosis: the Burrow-style evaluation and the drain estimate. */
+export interface MonitorSnapshot extends LagSnapshot, Drain {
+  partitions: (PartitionLag & { evaluation: PartitionEvaluation })[];
+  evaluation: GroupEvaluation;
+}
 
 export interface Alert {
   timestamp: string;
@@ -18,6 +26,8 @@ export interface TrackerOptions {
   rateWindowMs: number;
   /** Samples kept for time lag; older ones are dropped. */
   sampleWindowMs: number;
+  /** The evaluation's sliding window (evaluate.ts); at most sampleWindowMs. */
+  evaluationWindowMs: number;
   historySize: number;
   alertsSize: number;
 }
@@ -28,9 +38,9 @@ export interface TrackerOptions {
  */
 export class LagTracker {
   private samples: OffsetSample[] = [];
-  private readonly historyRing: LagSnapshot[] = [];
+  private readonly historyRing: MonitorSnapshot[] = [];
   private readonly alertRing: Alert[] = [];
-  latest: LagSnapshot | undefined;
+  latest: MonitorSnapshot | undefined;
   /**
    * Messages per second one consumer manages: the highest saturated figure of the last minute,
    * since a pause, a rebalance stall or a burst that began inside the rate window all make the
@@ -45,10 +55,10 @@ export class LagTracker {
   constructor(private readonly options: TrackerOptions) {}
 
   /** Adds a sample; returns the new snapshot and the alert it raised, if its status changed. */
-  record(sample: OffsetSample): { snapshot: LagSnapshot; alert: Alert | undefined } {
+  record(sample: OffsetSample): { snapshot: MonitorSnapshot; alert: Alert | undefined } {
     this.samples.push(sample);
     this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
-    const next = snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs);
+    const next = diagnose(snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs), this.samples, this.options.evaluationWindowMs);
     const alert = statusChange(this.latest, next);
     if (this.latest && next.members !== this.latest.members) this.membersChangedAt = sample.at;
     // Saturated as the operator's rule has it (the kit's saturated): a backlog of at least the
@@ -71,13 +81,24 @@ export class LagTracker {
     return { snapshot: next, alert };
   }
 
-  history(limit: number): LagSnapshot[] {
+  history(limit: number): MonitorSnapshot[] {
     return this.historyRing.slice(-limit);
   }
 
   alerts(limit: number): Alert[] {
     return this.alertRing.slice(-limit).reverse();
   }
+}
+
+/** A snapshot with each partition's evaluation, the group's, and the drain estimate. */
+export function diagnose(base: LagSnapshot, samples: OffsetSample[], evaluationWindowMs: number): MonitorSnapshot {
+  const evaluation = evaluate(samples, evaluationWindowMs);
+  return {
+    ...base,
+    partitions: base.partitions.map((p) => ({ ...p, evaluation: evaluation.partitions.get(p.partition)! })),
+    evaluation: evaluation.group,
+    ...drainEstimate(base.total_lag, base.production_rate, base.consumption_rate),
+  };
 }
 
 /**

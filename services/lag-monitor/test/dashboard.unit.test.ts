@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardHtml } from '../src/dashboard.js';
-import { axisTicks, chartWindow, formatCount, formatDuration, formatRate, formatSpan, formatTrend, linePath, timeStep } from '../src/dashboard-helpers.js';
+import { axisTicks, chartWindow, formatCount, formatDrain, formatDuration, formatRate, formatSpan, formatTrend, linePath, timeStep } from '../src/dashboard-helpers.js';
 
 describe('dashboard helpers', () => {
   it('formats counts, rates and trends for reading at a glance', () => {
@@ -24,6 +24,17 @@ describe('dashboard helpers', () => {
     expect(formatDuration(7380)).toBe('2 h 03 m');
     expect(formatSpan(90)).toBe('90 s');
     expect(formatSpan(120)).toBe('2 min');
+  });
+
+  it.each([
+    { status: 'caught_up', seconds: null, p: 1, c: 1, text: 'caught up' },
+    { status: 'draining', seconds: 75, p: 1, c: 5, text: 'empty in 1 m 15 s' },
+    { status: 'not_draining', seconds: null, p: 5, c: 2, text: 'not draining: short by 3 msg/s' },
+    { status: 'not_draining', seconds: null, p: 0, c: 0, text: 'not draining: nothing consumed' },
+    { status: 'not_draining', seconds: null, p: 2, c: 2, text: 'not draining' },
+    { status: 'unknown', seconds: null, p: null, c: null, text: 'lag per second' },
+  ])('says in a few words when lag drains: $status -> $text', ({ status, seconds, p, c, text }) => {
+    expect(formatDrain(status, seconds, p, c)).toBe(text);
   });
 
   it('puts axis ticks on round numbers from 0 up to at least the maximum', () => {

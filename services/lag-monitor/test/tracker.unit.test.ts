@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { OffsetSample } from '../src/lag.js';
 import { LagTracker } from '../src/tracker.js';
 
-const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, historySize: 3, alertsSize: 2 };
+const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, evaluationWindowMs: 10_000, historySize: 3, alertsSize: 2 };
 const sample = (at: number, end: number, committed: number, members = 1): OffsetSample => ({
   at,
   partitions: [{ partition: 0, start_offset: 0, end_offset: end, committed_offset: committed }],
@@ -56,6 +56,19 @@ describe('LagTracker', () => {
     t.record(sample(70_000, 5000, 60)); // a minute later only the slow figure is recent
     t.record(sample(72_000, 5000, 70));
     expect(t.perConsumerRate).toBe(5);
+  });
+
+  it('evaluates every snapshot over the evaluation window, partitions and group, with the drain estimate', () => {
+    const t = new LagTracker(options);
+    // A member stuck on one message: lag 50, nothing committed for 12 s.
+    for (let s = 0; s <= 12; s++) t.record(sample(s * 1000, 1050, 1000));
+    expect(t.latest!.partitions[0]!.evaluation).toMatchObject({ status: 'STALL', rule: 'stalled' });
+    expect(t.latest!.evaluation).toMatchObject({ status: 'STALL', window_ms: 10_000, complete: true, worst_partitions: [0] });
+    expect(t.latest).toMatchObject({ drain_seconds: null, drain_status: 'not_draining' });
+    // It gets going again: 10 msg/s against no production.
+    for (let s = 13; s <= 26; s++) t.record(sample(s * 1000, 1050, 1000 + (s - 12) * 2));
+    expect(t.latest!.evaluation.status).toBe('OK');
+    expect(t.latest).toMatchObject({ drain_status: 'draining', drain_seconds: 11 });
   });
 
   it('alerts on the first snapshot only when it is already not ok', () => {

@@ -1,11 +1,13 @@
 import { hostname } from 'node:os';
-import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
+import { BrokerProbe, close, createApp, HttpError, createKafka, createLogger, createRegistry, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
 import { AutoProducer } from './auto-producer.js';
 import { readConfig } from './config.js';
 import { producerMetrics } from './metrics.js';
+import { RateLimiter } from './rate-limiter.js';
 import { producerRoutes } from './routes.js';
 import { OrderSender } from './sender.js';
+import { ThrottleLoop } from './throttle-loop.js';
 
 run(async () => {
   const config = readConfig();
@@ -20,7 +22,22 @@ run(async () => {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   const probe = new BrokerProbe(kafka);
   await probe.start();
-  const sender = new OrderSender(producerId, producer, config.TOPIC, telemetry.tracer, metrics, probe);
+  // One limiter for everything the producer sends; the throttle loop sets its limit.
+  const limiter = new RateLimiter((orders) => metrics.throttleWaiting.set(orders));
+  const throttle = new ThrottleLoop(
+    {
+      enabled: config.THROTTLE,
+      lagMonitorUrl: config.LAG_MONITOR_URL,
+      topic: config.TOPIC,
+      pollMs: config.THROTTLE_POLL_MS,
+      fraction: config.THROTTLE_FRACTION,
+      blindMs: config.THROTTLE_BLIND_MS,
+    },
+    limiter,
+    metrics,
+    logger,
+  );
+  const sender = new OrderSender(producerId, producer, config.TOPIC, telemetry.tracer, metrics, probe, limiter);
   // The HTTP API comes up at once and answers writes with 503 until the producer is connected.
   let stopping = false;
   const connected = retryUntilDone(
@@ -43,12 +60,16 @@ run(async () => {
     logger,
     registry,
     health: () => ({ healthy: probe.current.up && sender.connected, connected: sender.connected, kafka: probe.current, auto_producer_running: auto.current.running }),
-    routes: producerRoutes({ topic: config.TOPIC, sender, auto, metrics }),
+    routes: producerRoutes({ topic: config.TOPIC, sender, auto, metrics, throttle }),
   });
   const server = await listen(app, config.PORT, logger);
 
   onShutdown(logger, async () => {
     stopping = true;
+    // Orders still waiting for the throttle (a hold can last) are refused with a 503, never
+    // sent after the producer has gone; then the auto-producer's batch in flight can finish.
+    await throttle.stop();
+    limiter.close(new HttpError(503, 'the producer is shutting down', { retryable: true }));
     await auto.stop();
     await close(server);
     await connected;

@@ -6,6 +6,7 @@ import { burst } from './burst.js';
 import { orderOverrides } from './orders.js';
 import type { OrderSender } from './sender.js';
 import type { ProducerMetrics } from './metrics.js';
+import type { ThrottleLoop } from './throttle-loop.js';
 
 /** Caps keep one request from tying the producer up for long: documented in the README. */
 export const LIMITS = { batchCount: 100_000, burstCount: 1_000_000, delayMs: 10_000, burstMs: 600_000, rateMs: 60_000, batchSize: 1_000 };
@@ -25,15 +26,17 @@ const configBody = z.strictObject({
   batch_size: z.number().int().min(1).max(LIMITS.batchSize).optional(),
   running: z.boolean().optional(),
 });
+const throttleBody = z.strictObject({ enabled: z.boolean() });
 
 export interface ProducerDeps {
   topic: string;
   sender: OrderSender;
   auto: AutoProducer;
   metrics: ProducerMetrics;
+  throttle: ThrottleLoop;
 }
 
-export function producerRoutes({ topic, sender, auto, metrics }: ProducerDeps) {
+export function producerRoutes({ topic, sender, auto, metrics, throttle }: ProducerDeps) {
   return (app: Express) => {
     app.post('/produce', async (req, res) => {
       const overrides = parse(orderOverrides, req.body, 'body');
@@ -67,6 +70,13 @@ export function producerRoutes({ topic, sender, auto, metrics }: ProducerDeps) {
       res.json({ ...auto.current, topic, producer_id: sender.producerId });
     });
 
+    app.post('/throttle', (req, res) => {
+      res.json(throttle.setEnabled(parse(throttleBody, req.body, 'body').enabled));
+    });
+    app.get('/throttle', (_req, res) => {
+      res.json(throttle.current);
+    });
+
     app.get('/stats', (_req, res) => {
       const settings = auto.current;
       res.json({
@@ -76,6 +86,7 @@ export function producerRoutes({ topic, sender, auto, metrics }: ProducerDeps) {
         rate_10s: metrics.rate.rate(10),
         rate_60s: metrics.rate.rate(60),
         auto_producer: { ...settings, target_rate_per_sec: settings.running ? (settings.batch_size * 1000) / settings.rate_ms : 0 },
+        throttle: throttle.current,
       });
     });
   };

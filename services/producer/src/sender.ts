@@ -2,6 +2,7 @@ import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentele
 import { traceHeaders, unavailable, type BrokerProbe, type Producer } from '@bplab/kit';
 import { buildOrder, orderKey, type Order, type OrderOverrides } from './orders.js';
 import type { ProducerMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 /** Every reason kafka_produce_errors_total counts, so that each series exists from start-up. */
 export const PRODUCE_ERROR_REASONS = ['retries_exhausted', 'not_retriable', 'other'] as const;
@@ -22,7 +23,9 @@ export function produceErrorReason(err: unknown): ProduceErrorReason {
 
 /**
  * Sends orders and resolves only once Kafka has acknowledged them (acks=all): an order the API
- * answered 201 for is never lost. A broker failure becomes a 503 for the caller.
+ * answered 201 for is never lost. A broker failure becomes a 503 for the caller. Every order
+ * passes the throttle's rate limiter first: throttled, a send waits for its turn and goes out in
+ * pieces as the limit allows; it is never dropped.
  */
 export class OrderSender {
   private sequence = 0;
@@ -41,6 +44,7 @@ export class OrderSender {
     private readonly tracer: Tracer,
     private readonly metrics: ProducerMetrics,
     private readonly probe: BrokerProbe,
+    private readonly limiter: RateLimiter,
   ) {}
 
   /** The next `count` orders of this producer, numbered in sequence. */
@@ -56,6 +60,19 @@ export class OrderSender {
   async send(orders: Order[]): Promise<{ partition: number; offset: string }[]> {
     if (orders.length === 0) return [];
     if (!this.connected) throw unavailable('still connecting to Kafka');
+    let acks: { partition: number; offset: string }[] = [];
+    for (let sent = 0; sent < orders.length; ) {
+      const n = await this.limiter.acquire(orders.length - sent);
+      // Unthrottled, the first grant is the whole send: one produce request, as before.
+      const landed = await this.produce(n === orders.length ? orders : orders.slice(sent, sent + n));
+      acks = sent === 0 ? landed : acks.concat(landed);
+      sent += n;
+    }
+    return acks;
+  }
+
+  /** One produce request for orders the limiter has let through. */
+  private async produce(orders: Order[]): Promise<{ partition: number; offset: string }[]> {
     const span = this.tracer.startSpan(`${this.topic} send`, {
       kind: SpanKind.PRODUCER,
       attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': this.topic, 'messaging.batch.message_count': orders.length },
