@@ -40,7 +40,8 @@ start() {
   log "$name on http://127.0.0.1:$port"
 }
 
-start producer "$LAB_PRODUCER_PORT" services/producer/dist/main.js
+# The producer's rate limiter (off unless THROTTLE=true) reads this lab's lag monitor.
+start producer "$LAB_PRODUCER_PORT" services/producer/dist/main.js LAG_MONITOR_URL="http://127.0.0.1:$LAB_LAG_MONITOR_PORT"
 start lag-monitor "$LAB_LAG_MONITOR_PORT" services/lag-monitor/dist/main.js
 for ((i = 1; i <= CONSUMERS; i++)); do
   start "consumer-$i" $((LAB_CONSUMER_BASE_PORT + i - 1)) services/consumer/dist/main.js CONSUMER_ID="consumer-$i"
