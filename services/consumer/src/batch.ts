@@ -52,25 +52,6 @@ export function commitsFor(batch: readonly Positioned[]): Positioned[] {
     .map((m) => ({ topic: m.topic, partition: m.partition, offset: (BigInt(m.offset) + 1n).toString() }));
 }
 
-export interface ThroughputInputs {
-  batchSize: number;
-  /** Simulated work per batch (per message when batchSize is 1). */
-  processingTimeMs: number;
-  /** The simulated downstream's added latency per write: one write per batch. */
-  downstreamLatencyMs: number;
-}
-
-/**
- * Messages per second one consumer can do: a batch of batchSize orders per processing time plus
- * one downstream write, so batchSize x 1000 / (processing_ms + downstream latency). With the
- * defaults (batch 1, latency 0) that is the seed's 1000 / processing_ms. Null when a batch takes
- * no simulated time at all: then only Kafka bounds it.
- */
-export function maxThroughputPerSec({ batchSize, processingTimeMs, downstreamLatencyMs }: ThroughputInputs): number | null {
-  const perBatchMs = processingTimeMs + downstreamLatencyMs;
-  return perBatchMs === 0 ? null : (batchSize * 1000) / perBatchMs;
-}
-
 /**
  * The wait before retrying a write the downstream refused: 100 ms, doubling, at most 2 s, so a
  * short blip costs little and an outage is not hammered.

@@ -1,8 +1,8 @@
-import { parse, round } from '@bplab/kit';
+import { maxThroughputPerSec, parse, round } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import type { AutoPause } from './auto-pause.js';
-import { MAX_BATCH_SIZE, maxThroughputPerSec, modeOf } from './batch.js';
+import { MAX_BATCH_SIZE, modeOf } from './batch.js';
 import { MAX_PROCESSING_MS } from './config.js';
 import { MAX_DOWNSTREAM_LATENCY_MS, type SimulatedDownstream } from './downstream.js';
 import { PausedBy, type GroupConsumer } from './group-consumer.js';

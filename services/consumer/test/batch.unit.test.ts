@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { commitsFor, maxThroughputPerSec, modeOf, planBatch, ProcessingMode, retryDelayMs } from '../src/batch.js';
+import { maxThroughputPerSec } from '@bplab/kit';
+import { commitsFor, modeOf, planBatch, ProcessingMode, retryDelayMs } from '../src/batch.js';
 
 const at = (partition: number, offset: number, topic = 'orders') => ({ topic, partition, offset: String(offset) });
 

@@ -7,6 +7,6 @@ export { LAB } from './lab.js';
 export { createRegistry } from './metrics.js';
 export { RateWindow, round } from './rate.js';
 export { retryUntilDone } from './retry.js';
-export { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS } from './scaling.js';
+export { consumersNeeded, maxThroughputPerSec, requiredRate, saturatedRate, SETTLE_MS, type ConsumerWork } from './scaling.js';
 export { onShutdown, run } from './shutdown.js';
 export { contextFromHeaders, startTelemetry, traceHeaders } from './telemetry.js';

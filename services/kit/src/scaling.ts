@@ -62,6 +62,27 @@ function busyConsumers(members: number, partitions: number): number {
   return Math.min(members, partitions);
 }
 
+/** What one consumer is set to do: its simulated work and the downstream write it waits for. */
+export interface ConsumerWork {
+  /** Orders taken per processing time (1: one at a time). */
+  batchSize: number;
+  /** Simulated work per batch (per message when batchSize is 1). */
+  processingTimeMs: number;
+  /** The downstream's added latency per write: one write per batch. */
+  downstreamLatencyMs: number;
+}
+
+/**
+ * Messages per second one consumer can do: batchSize orders per processing time plus one
+ * downstream write, so batchSize x 1000 / (processing_ms + downstream latency); with batch 1 and
+ * no latency, the seed's 1000 / processing_ms. Null when a batch takes no simulated time at all:
+ * then only Kafka bounds it.
+ */
+export function maxThroughputPerSec({ batchSize, processingTimeMs, downstreamLatencyMs }: ConsumerWork): number | null {
+  const perBatchMs = processingTimeMs + downstreamLatencyMs;
+  return perBatchMs === 0 ? null : (batchSize * 1000) / perBatchMs;
+}
+
 /** Messages per second one busy consumer does. */
 export function perConsumerRate(consumptionRate: number, members: number, partitions: number): number {
   return consumptionRate / busyConsumers(members, partitions);

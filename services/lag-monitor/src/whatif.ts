@@ -5,7 +5,7 @@
  * recommendations call, so the three cannot disagree.
  */
 
-import { consumersNeeded, requiredRate, round } from '@bplab/kit';
+import { consumersNeeded, maxThroughputPerSec, requiredRate, round } from '@bplab/kit';
 
 export interface WhatIfQuery {
   /** Messages per second arriving; default: the measured production rate. */
@@ -46,9 +46,7 @@ export interface WhatIf {
 }
 
 /** Messages per second of a consumer that takes processing_ms per message, one at a time. */
-export function ratePerConsumer(processingMs: number): number {
-  return 1000 / processingMs;
-}
+export const ratePerConsumer = (processingMs: number): number => maxThroughputPerSec({ batchSize: 1, processingTimeMs: processingMs, downstreamLatencyMs: 0 })!;
 
 export function whatIf(query: WhatIfQuery, ctx: WhatIfContext): WhatIf {
   const production = query.production_rate ?? ctx.measuredProductionRate ?? 0;
