@@ -57,6 +57,20 @@ local-up: build ## Start the local lab in the background (CONSUMERS=1 PROCESSING
 local-down: ## Stop everything local-up started
 	@bash hack/lab/local-down.sh
 
+# `make exercise 3` and `make exercise N=3` alike: the number after `exercise` is its argument,
+# and an empty rule keeps make from taking it for a target of its own.
+ifeq (exercise,$(firstword $(MAKECMDGOALS)))
+  N ?= $(word 2,$(MAKECMDGOALS))
+  ifneq (,$(word 2,$(MAKECMDGOALS)))
+    $(eval $(word 2,$(MAKECMDGOALS)):;@:)
+  endif
+endif
+N ?=
+
+.PHONY: exercise
+exercise: ## Run README exercise N on the running lab (local or port-forwarded) and check it against the math: make exercise 3; no N lists them
+	@bash hack/lab/exercise.sh $(N)
+
 .PHONY: kafka-fetch
 kafka-fetch: ## Resolve Apache Kafka from Maven Central into ~/.cache/backpressure-lab
 	@bash hack/kafka/fetch.sh >/dev/null

@@ -44,8 +44,8 @@ broker_answers() { cli kafka-topics.sh --bootstrap-server "$KAFKA_BOOTSTRAP" --l
 log "waiting for the broker to answer"
 wait_until 90 "Kafka on $KAFKA_BOOTSTRAP (see $KAFKA_STATE/server.log)" broker_answers
 
-for topic in "$KAFKA_TOPIC:$KAFKA_PARTITIONS" "$KAFKA_SINK_TOPIC:$KAFKA_PARTITIONS"; do
+for topic in "$KAFKA_TOPIC:$KAFKA_PARTITIONS" "$KAFKA_SINK_TOPIC:$KAFKA_PARTITIONS" "$KAFKA_DLQ_TOPIC:$KAFKA_PARTITIONS"; do
   cli kafka-topics.sh --bootstrap-server "$KAFKA_BOOTSTRAP" --create --if-not-exists \
     --topic "${topic%%:*}" --partitions "${topic##*:}" --replication-factor 1 >/dev/null
 done
-log "ready: $KAFKA_BOOTSTRAP, topic $KAFKA_TOPIC with $KAFKA_PARTITIONS partitions, sink $KAFKA_SINK_TOPIC"
+log "ready: $KAFKA_BOOTSTRAP, topic $KAFKA_TOPIC with $KAFKA_PARTITIONS partitions, sink $KAFKA_SINK_TOPIC, dead letters $KAFKA_DLQ_TOPIC"

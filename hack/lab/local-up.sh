@@ -20,7 +20,7 @@ for svc in producer consumer lag-monitor; do
 done
 
 # What every service shares; the operator passes it on to the consumers it starts.
-export KAFKA_BROKERS="$KAFKA_BOOTSTRAP" TOPIC="$KAFKA_TOPIC" SINK_TOPIC="$KAFKA_SINK_TOPIC" GROUP_ID="${GROUP_ID:-$LAB_GROUP}"
+export KAFKA_BROKERS="$KAFKA_BOOTSTRAP" TOPIC="$KAFKA_TOPIC" SINK_TOPIC="$KAFKA_SINK_TOPIC" DLQ_TOPIC="$KAFKA_DLQ_TOPIC" GROUP_ID="${GROUP_ID:-$LAB_GROUP}"
 export PROCESSING_TIME_MS="$PROCESSING_MS"
 
 "$REPO_ROOT/hack/kafka/up.sh"
@@ -42,7 +42,7 @@ start() {
 
 # The producer's rate limiter (off unless THROTTLE=true) reads this lab's lag monitor.
 start producer "$LAB_PRODUCER_PORT" services/producer/dist/main.js LAG_MONITOR_URL="http://127.0.0.1:$LAB_LAG_MONITOR_PORT"
-start lag-monitor "$LAB_LAG_MONITOR_PORT" services/lag-monitor/dist/main.js
+start lag-monitor "$LAB_LAG_MONITOR_PORT" services/lag-monitor/dist/main.js PRODUCER_URL="http://127.0.0.1:$LAB_PRODUCER_PORT"
 for ((i = 1; i <= CONSUMERS; i++)); do
   start "consumer-$i" $((LAB_CONSUMER_BASE_PORT + i - 1)) services/consumer/dist/main.js CONSUMER_ID="consumer-$i"
 done

@@ -18,6 +18,7 @@ eval "$(node -e '
     LAB_KAFKA_UI_PORT: lab.ports.kafkaUi,
     LAB_TOPIC: lab.kafka.topic,
     LAB_SINK_TOPIC: lab.kafka.sinkTopic,
+    LAB_DLQ_TOPIC: lab.kafka.dlqTopic,
     LAB_GROUP: lab.kafka.group,
     LAB_PARTITIONS: lab.kafka.partitions,
     LAB_RUN_DIR: `${root}/${lab.paths.runDir}`,

@@ -18,6 +18,15 @@ export interface MetricsSnapshot {
   sampledAt: number;
   /** The lag monitor's last poll of Kafka failed, so the figures are old. */
   stale: boolean;
+  /**
+   * How long a rebalance typically stops consumption (the lag monitor's rebalance_cost); null or
+   * absent: not known (no rebalance measured yet, or an older lag monitor).
+   */
+  typicalRebalanceStopSeconds?: number | null;
+  /** Partitions whose owner published a pause, by who holds it; absent: none known. */
+  pausedPartitions?: { manual: number[]; downstream: number[] };
+  /** The largest batch size the owners publish: each member holds up to this many uncommitted; absent: 1. */
+  batchSize?: number;
 }
 
 /**
@@ -50,6 +59,10 @@ export const Hold = {
   scaleUpWindow: 'scaleUpWindow',
   scaleDownWindow: 'scaleDownWindow',
   drainHold: 'drainHold',
+  /** A scale-up that would not pay back its own rebalance stop (rebalancePayback). */
+  rebalanceCost: 'rebalanceCost',
+  /** Consumers paused themselves for an unhealthy downstream: the count stays as it is. */
+  downstreamPaused: 'downstreamPaused',
   stepLimit: 'stepLimit',
 } as const;
 export type Hold = (typeof Hold)[keyof typeof Hold];
@@ -106,53 +119,116 @@ export function replicaBounds(spec: AutoscalerSpec, partitionCount: number): { l
 /**
  * The per-replica consumption rate, measured only while the consumers are saturated (see
  * saturated in the kit: a backlog of one replica's worth, as many members as replicas, no scale
- * within SETTLE_MS, some consumption); otherwise the last such figure stands.
+ * within SETTLE_MS, some consumption, no partition paused); otherwise the last such figure stands.
  */
 export function perReplicaRate(
   snapshot: MetricsSnapshot,
   previous: number | null,
   context: { currentReplicas: number; lagThreshold: number; lastScaleAt: number | null; now: number },
 ): number | null {
-  const group = { backlog: snapshot.totalLag, consumptionRate: snapshot.consumptionRate, members: snapshot.members, partitions: snapshot.partitionCount };
+  const paused = snapshot.pausedPartitions;
+  const group = {
+    backlog: snapshot.totalLag,
+    consumptionRate: snapshot.consumptionRate,
+    members: snapshot.members,
+    partitions: snapshot.partitionCount,
+    pausedPartitions: paused ? paused.manual.length + paused.downstream.length : 0,
+  };
   const saturation = { backlogThreshold: context.lagThreshold, expectedMembers: context.currentReplicas, membershipChangedAt: context.lastScaleAt, now: context.now };
   return saturatedRate(group, saturation) ?? previous;
+}
+
+/**
+ * What a change of the count adds to the backlog by its own rebalance: the arrivals during the
+ * typical stop, when nothing is consumed. Null when the stop is not known.
+ */
+export interface StopBacklog {
+  seconds: number;
+  messages: number;
+}
+
+export function stopBacklog(snapshot: MetricsSnapshot): StopBacklog | null {
+  const seconds = snapshot.typicalRebalanceStopSeconds;
+  if (seconds === null || seconds === undefined) return null;
+  return { seconds, messages: (snapshot.productionRate ?? 0) * seconds };
+}
+
+/** "lag 300" or, sized for a change's stop, "lag 300 + 40 arriving in a 1 s rebalance stop". */
+function backlogText(lag: number, stop: StopBacklog | null): string {
+  return stop === null ? `lag ${lag}` : `lag ${lag} + ${fmt(stop.messages)} arriving in a ${fmt(stop.seconds)} s rebalance stop`;
 }
 
 /**
  * The lag rule (KEDA's): lagThreshold messages per replica, for the lag expected at the next
  * poll rather than the lag now. While a burst is still arriving, sizing for the present asks for
  * too few and a second step (a second rebalance) follows one poll later. When consumers keep up,
- * growth is 0 and this is exactly ceil(totalLag / lagThreshold).
+ * growth is 0 and this is exactly ceil(totalLag / lagThreshold). Given the stop of the change it
+ * sizes, the arrivals during it count as lag too (see decide).
  */
-export function lagRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec): { replicas: number; reason: string } {
+export function lagRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec, stop: StopBacklog | null = null): { replicas: number; reason: string } {
   const growth = Math.max(0, (snapshot.productionRate ?? 0) - (snapshot.consumptionRate ?? 0));
-  const expectedLag = snapshot.totalLag + growth * spec.pollIntervalSeconds;
+  const expectedLag = snapshot.totalLag + growth * spec.pollIntervalSeconds + (stop?.messages ?? 0);
   const replicas = Math.ceil(expectedLag / spec.lagThreshold);
+  const lag = backlogText(snapshot.totalLag, stop);
   const reason =
     growth > 0
-      ? `lag ${snapshot.totalLag} growing ${fmt(growth)}/s, ${Math.round(expectedLag)} by the next poll / threshold ${spec.lagThreshold} needs ${replicas}`
-      : `lag ${snapshot.totalLag} / threshold ${spec.lagThreshold} needs ${replicas}`;
+      ? `${lag} growing ${fmt(growth)}/s, ${Math.round(expectedLag)} by the next poll / threshold ${spec.lagThreshold} needs ${replicas}`
+      : `${lag} / threshold ${spec.lagThreshold} needs ${replicas}`;
   return { replicas, reason };
 }
 
 /**
  * The capacity rule: enough replicas at the measured per-replica rate to take the arrivals and
  * drain the backlog within targetDrainSeconds (consumersNeeded in the kit, as the lag monitor's
- * advice).
+ * advice). Given the stop of the change it sizes, the arrivals during it count as backlog too
+ * (see decide).
  */
-export function capacityRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec, rate: number): { replicas: number; reason: string } {
+export function capacityRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec, rate: number, stop: StopBacklog | null = null): { replicas: number; reason: string } {
   const arrival = snapshot.productionRate ?? 0;
-  const replicas = consumersNeeded({ arrivalRate: arrival, backlog: snapshot.totalLag, drainSeconds: spec.targetDrainSeconds }, rate);
-  const reason = `capacity: (${fmt(arrival)} msg/s + lag ${snapshot.totalLag} / ${spec.targetDrainSeconds} s) / ${fmt(rate)} msg/s per replica needs ${replicas}`;
+  const backlog = snapshot.totalLag + (stop?.messages ?? 0);
+  const replicas = consumersNeeded({ arrivalRate: arrival, backlog, drainSeconds: spec.targetDrainSeconds }, rate);
+  const lag = stop === null ? `lag ${snapshot.totalLag}` : `(${backlogText(snapshot.totalLag, stop)})`;
+  const reason = `capacity: (${fmt(arrival)} msg/s + ${lag} / ${spec.targetDrainSeconds} s) / ${fmt(rate)} msg/s per replica needs ${replicas}`;
   return { replicas, reason };
 }
 
 /**
+ * Whether scaling from `current` to `target` replicas pays back its own rebalance: the time to
+ * drain the backlog as things are, against the typical stop plus the drain at `target` of the
+ * backlog and what arrived during the stop, each replica at the measured rate (only replicas
+ * with a partition consume). Null, so no hold, unless the stop and the rate are known and the
+ * current replicas consume faster than arrivals: if they do not, only a scale-up ends the backlog.
+ */
+export function rebalancePayback(
+  snapshot: MetricsSnapshot,
+  rate: number | null,
+  current: number,
+  target: number,
+): { currentSeconds: number; scaledSeconds: number; stopSeconds: number } | null {
+  const stop = stopBacklog(snapshot);
+  if (stop === null || rate === null || rate <= 0) return null;
+  const arrival = snapshot.productionRate ?? 0;
+  const net = (replicas: number) => Math.min(replicas, snapshot.partitionCount) * rate - arrival;
+  if (net(current) <= 0) return null;
+  return {
+    currentSeconds: snapshot.totalLag / net(current),
+    scaledSeconds: stop.seconds + (snapshot.totalLag + stop.messages) / net(target),
+    stopSeconds: stop.seconds,
+  };
+}
+
+/** Partitions paused by their consumers for an unhealthy downstream. */
+function downstreamPaused(snapshot: MetricsSnapshot): number[] {
+  return snapshot.pausedPartitions?.downstream ?? [];
+}
+
+/**
  * Whether a backlog is draining: lag reached lagThreshold, or a drain under way has not yet got
- * down to about one message per member (the ones in hand).
+ * down to about what the members hold in hand: one message each, or a batch each in batch mode.
  */
 export function isDraining(snapshot: MetricsSnapshot, lagThreshold: number, wasDraining: boolean): boolean {
-  return snapshot.totalLag >= lagThreshold || (wasDraining && snapshot.totalLag > Math.max(1, snapshot.members));
+  const inHand = snapshot.members * (snapshot.batchSize ?? 1);
+  return snapshot.totalLag >= lagThreshold || (wasDraining && snapshot.totalLag > Math.max(1, inHand));
 }
 
 /**
@@ -185,8 +261,22 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
 
   const lastScaleAt = history.scaleEvents.at(-1)?.at ?? null;
   const rate = perReplicaRate(snapshot, history.perReplicaRate, { currentReplicas, lagThreshold: spec.lagThreshold, lastScaleAt, now });
-  const lag = lagRule(snapshot, spec);
-  const capacity = rate === null ? null : capacityRule(snapshot, spec, rate);
+  let lag = lagRule(snapshot, spec);
+  let capacity = rate === null ? null : capacityRule(snapshot, spec, rate);
+  // Any change of the count stops the whole group for about the typical rebalance stop while
+  // arrivals go on, so a change is sized for the backlog it finds once its stop is over: a
+  // scale-up is not followed by a second step (and stop), and a scale-down never goes below what
+  // that backlog needs (at most to none at all). Sized the same way at the new count, the
+  // recommendation then stays put instead of stepping back. No change, no stop: rules as they are.
+  const stop = stopBacklog(snapshot);
+  const wanted = Math.max(lag.replicas, capacity?.replicas ?? 0);
+  if (stop !== null && wanted !== currentReplicas) {
+    const scaleDown = wanted < currentReplicas;
+    const keep = (sized: { replicas: number; reason: string }) =>
+      scaleDown && sized.replicas > currentReplicas ? { replicas: currentReplicas, reason: `${sized.reason}, more than the current ${currentReplicas}: no scale-down` } : sized;
+    lag = keep(lagRule(snapshot, spec, stop));
+    capacity = rate === null ? null : keep(capacityRule(snapshot, spec, rate, stop));
+  }
   const sizing = capacity !== null && capacity.replicas > lag.replicas ? { rule: Rule.capacity, ...capacity } : { rule: Rule.lag, ...lag };
   const reasons = [sizing.reason];
 
@@ -205,7 +295,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   const draining = isDraining(snapshot, spec.lagThreshold, history.draining);
   // Each stage moves the count from the recommendation towards the current one; the bounds win
   // over all of them (a lowered maxReplicas or partition count applies at once).
-  const holds: { by: StageHold; at: number }[] = [];
+  const holds: { by: StageHold; at: number; because?: string }[] = [];
   const stabilised = stabilise(recommendation, currentReplicas, spec, history, now);
   let desired = stabilised;
   if (stabilised < currentReplicas && drainHold(draining ? now : history.lastDrainingAt, spec, now)) {
@@ -214,11 +304,24 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   } else if (stabilised !== recommendation) {
     holds.push({ by: stabilised > recommendation ? Hold.scaleDownWindow : Hold.scaleUpWindow, at: stabilised });
   }
+  const paused = downstreamPaused(snapshot);
+  if (paused.length > 0 && desired !== currentReplicas) {
+    const because = `partition${paused.length === 1 ? '' : 's'} ${paused.join(', ')} paused by the consumers for an unhealthy downstream; more consumers would press harder on it, fewer would rebalance for nothing`;
+    holds.push({ by: Hold.downstreamPaused, at: currentReplicas, because });
+    desired = currentReplicas;
+  } else if (desired > currentReplicas) {
+    const payback = rebalancePayback(snapshot, rate, currentReplicas, desired);
+    if (payback !== null && payback.currentSeconds < payback.scaledSeconds) {
+      const because = `${currentReplicas} replicas drain the backlog in ${fmt(payback.currentSeconds)} s, sooner than a ${fmt(payback.stopSeconds)} s rebalance stop plus the drain at ${desired} (${fmt(payback.scaledSeconds)} s in all)`;
+      holds.push({ by: Hold.rebalanceCost, at: currentReplicas, because });
+      desired = currentReplicas;
+    }
+  }
   const stepped = limitStep(desired, currentReplicas, spec, history, now);
   if (stepped !== desired) holds.push({ by: Hold.stepLimit, at: stepped });
   desired = clamp(stepped, lower, upper);
   const held = holds.map((h) => ({ ...h, at: clamp(h.at, lower, upper) })).filter((h) => h.at !== recommendation);
-  reasons.push(...held.map((h) => holdReason(h.by, h.at, spec)));
+  reasons.push(...held.map((h) => holdReason(h, spec)));
 
   return {
     desiredReplicas: desired,
@@ -235,10 +338,20 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
 }
 
 /** The holds that act after a rule has run, in the order they act. */
-type StageHold = typeof Hold.scaleUpWindow | typeof Hold.scaleDownWindow | typeof Hold.drainHold | typeof Hold.stepLimit;
+type StageHold =
+  | typeof Hold.scaleUpWindow
+  | typeof Hold.scaleDownWindow
+  | typeof Hold.drainHold
+  | typeof Hold.downstreamPaused
+  | typeof Hold.rebalanceCost
+  | typeof Hold.stepLimit;
 
-function holdReason(hold: StageHold, at: number, spec: AutoscalerSpec): string {
-  switch (hold) {
+/** A hold's words; the two that depend on the snapshot bring theirs (`because`). */
+function holdReason({ by, at, because }: { by: StageHold; at: number; because?: string }, spec: AutoscalerSpec): string {
+  switch (by) {
+    case Hold.downstreamPaused:
+    case Hold.rebalanceCost:
+      return `held at ${at}: ${because}`;
     case Hold.drainHold:
       return `held at ${at} until the backlog has been drained for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`;
     case Hold.scaleDownWindow:

@@ -1,3 +1,4 @@
+import { readJson } from '@bplab/kit';
 import { z } from 'zod';
 import type { MetricsSnapshot } from './decide.js';
 
@@ -18,6 +19,10 @@ export const lagReportSchema = z.object({
   members: z.number().int().nonnegative(),
   timestamp: z.iso.datetime({ offset: true }),
   stale: z.boolean(),
+  // Newer lag monitors only: optional, so that an older one still drives the decision.
+  rebalance_cost: z.object({ typical_stop_seconds: z.number().nonnegative().nullable() }).optional(),
+  paused_partitions: z.object({ manual: z.array(z.number().int()), downstream: z.array(z.number().int()) }).optional(),
+  batch_size: z.number().int().min(1).optional(),
 });
 export type LagReport = z.infer<typeof lagReportSchema>;
 
@@ -32,6 +37,9 @@ export function toSnapshot(report: LagReport): MetricsSnapshot {
     members: report.members,
     sampledAt: Date.parse(report.timestamp),
     stale: report.stale,
+    typicalRebalanceStopSeconds: report.rebalance_cost?.typical_stop_seconds ?? null,
+    pausedPartitions: report.paused_partitions ?? { manual: [], downstream: [] },
+    batchSize: report.batch_size ?? 1,
   };
 }
 
@@ -48,22 +56,9 @@ export async function readLag(
   timeoutMs: number,
 ): Promise<MetricsSnapshot> {
   const url = `${baseUrl.replace(/\/+$/, '')}/lag`;
-  let body: unknown;
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    if (!response.ok) throw new MetricsUnavailableError(`GET ${url}: HTTP ${response.status}`);
-    body = await response.json();
-  } catch (err) {
-    if (err instanceof MetricsUnavailableError) throw err;
-    const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-    throw new MetricsUnavailableError(`GET ${url}: ${reason}`);
-  }
-  const parsed = lagReportSchema.safeParse(body);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`);
-    throw new MetricsUnavailableError(`GET ${url}: unexpected body (${problems.join('; ')})`);
-  }
-  const report = parsed.data;
+  const read = await readJson(url, lagReportSchema, timeoutMs);
+  if (!read.ok) throw new MetricsUnavailableError(read.error);
+  const report = read.body;
   if (report.topic !== expected.topic || report.group !== expected.consumerGroup) {
     throw new MetricsUnavailableError(
       `GET ${url}: reports group ${report.group} on topic ${report.topic}, expected group ${expected.consumerGroup} on topic ${expected.topic}`,

@@ -11,8 +11,10 @@ import {
   lagRule,
   Limit,
   perReplicaRate,
+  rebalancePayback,
   replicaBounds,
   Rule,
+  stopBacklog,
   updateHistory,
   type Decision,
   type MetricsSnapshot,
@@ -64,6 +66,45 @@ describe('lagRule: lagThreshold messages per replica, for the lag at the next po
   });
 });
 
+describe('the rules sized for a rebalance stop: the arrivals during it count as lag', () => {
+  it.each([
+    { name: 'unknown (an older lag monitor)', snap: snapshot({ productionRate: 20 }), stop: null },
+    { name: 'none measured yet', snap: snapshot({ productionRate: 20, typicalRebalanceStopSeconds: null }), stop: null },
+    { name: '20 msg/s x 2.5 s = 50', snap: snapshot({ productionRate: 20, typicalRebalanceStopSeconds: 2.5 }), stop: { seconds: 2.5, messages: 50 } },
+    { name: 'no production rate yet: nothing arrives', snap: snapshot({ typicalRebalanceStopSeconds: 2.5 }), stop: { seconds: 2.5, messages: 0 } },
+  ])('stopBacklog: $name', ({ snap, stop }) => {
+    expect(stopBacklog(snap)).toEqual(stop);
+  });
+
+  const snap = snapshot({ totalLag: 250, productionRate: 20, consumptionRate: 20, typicalRebalanceStopSeconds: 5 });
+  it('lagRule: ceil((250 + 20 x 5) / 100) = 4, where the lag alone needs 3', () => {
+    expect(lagRule(snap, spec()).replicas).toBe(3);
+    expect(lagRule(snap, spec(), stopBacklog(snap))).toEqual({ replicas: 4, reason: 'lag 250 + 100 arriving in a 5 s rebalance stop / threshold 100 needs 4' });
+  });
+
+  it('capacityRule: (20 + (250 + 100) / 30) / 10 = 3.17 -> 4, where the lag alone needs 3', () => {
+    expect(capacityRule(snap, spec(), 10).replicas).toBe(3);
+    expect(capacityRule(snap, spec(), 10, stopBacklog(snap))).toEqual({
+      replicas: 4,
+      reason: 'capacity: (20 msg/s + (lag 250 + 100 arriving in a 5 s rebalance stop) / 30 s) / 10 msg/s per replica needs 4',
+    });
+  });
+});
+
+describe('rebalancePayback: the backlog drained as things are, against the stop plus the drain after it', () => {
+  const busy = snapshot({ totalLag: 300, productionRate: 5, typicalRebalanceStopSeconds: 12 });
+  it.each([
+    { name: '300 / (2 x 10 - 5) = 20 s now; 12 + (300 + 60) / (4 x 10 - 5) = 22.3 s at 4', snap: busy, rate: 10, current: 2, target: 4, payback: { currentSeconds: 20, scaledSeconds: 12 + 360 / 35, stopSeconds: 12 } },
+    { name: 'only replicas with a partition consume: 8 on 6 partitions drain as 6', snap: { ...busy, partitionCount: 6 }, rate: 10, current: 2, target: 8, payback: { currentSeconds: 20, scaledSeconds: 12 + 360 / 55, stopSeconds: 12 } },
+    { name: 'no stop known: nothing to weigh', snap: { ...busy, typicalRebalanceStopSeconds: null }, rate: 10, current: 2, target: 4, payback: null },
+    { name: 'no rate known: nothing to weigh', snap: busy, rate: null, current: 2, target: 4, payback: null },
+    { name: 'the current replicas only match arrivals: only a scale-up ends the backlog', snap: { ...busy, productionRate: 20 }, rate: 10, current: 2, target: 4, payback: null },
+    { name: 'no replicas: only a scale-up ends the backlog', snap: busy, rate: 10, current: 0, target: 4, payback: null },
+  ])('$name', ({ snap, rate, current, target, payback }) => {
+    expect(rebalancePayback(snap, rate, current, target)).toEqual(payback);
+  });
+});
+
 describe('capacityRule: (arrivals + lag / targetDrainSeconds) / per-replica rate', () => {
   it.each([
     { name: '(40 + 300 / 30) / 10 = 5', snap: snapshot({ totalLag: 300, productionRate: 40 }), rate: 10, replicas: 5 },
@@ -82,8 +123,10 @@ describe('isDraining and drainHold: no scale-down until a backlog has been gone 
     { name: 'a drain under way goes on above one message per member', lag: 7, members: 6, was: true, draining: true },
     { name: 'and ends at about one per member (the messages in hand)', lag: 6, members: 6, was: true, draining: false },
     { name: 'with no members, at one message', lag: 1, members: 0, was: true, draining: false },
-  ])('isDraining: $name', ({ lag, members, was, draining }) => {
-    expect(isDraining(snapshot({ totalLag: lag, members }), 100, was)).toBe(draining);
+    { name: 'in batch mode a drain goes on above a batch per member', lag: 21, members: 2, batchSize: 10, was: true, draining: true },
+    { name: 'and ends at a batch per member (up to that many are in hand, uncommitted)', lag: 20, members: 2, batchSize: 10, was: true, draining: false },
+  ])('isDraining: $name', ({ lag, members, batchSize, was, draining }) => {
+    expect(isDraining(snapshot({ totalLag: lag, members, batchSize }), 100, was)).toBe(draining);
   });
 
   const window = spec({ scaleDown: { stabilizationWindowSeconds: 30 } });
@@ -329,6 +372,101 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
       heldBy: Hold.stepLimit,
       limitedBy: Limit.minReplicas,
     },
+    // A rebalance stop: a change is sized for the backlog its stop adds.
+    {
+      name: 'a scale-up is sized for the arrivals during its stop: (250 + 20 x 5) / 100 -> 4, not 3',
+      snap: snapshot({ totalLag: 250, productionRate: 20, consumptionRate: 20, typicalRebalanceStopSeconds: 5 }),
+      current: 1,
+      desired: 4,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    {
+      name: 'no change, no stop: lag 300 / 100 = the current 3, however long a stop would be',
+      snap: snapshot({ totalLag: 300, productionRate: 20, consumptionRate: 30, typicalRebalanceStopSeconds: 5, members: 3 }),
+      current: 3,
+      desired: 3,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    {
+      name: 'a scale-down is sized for its stop too: (0 + 50 x 4) / 100 -> 2, not minReplicas 1',
+      snap: snapshot({ totalLag: 0, productionRate: 50, consumptionRate: 50, typicalRebalanceStopSeconds: 4, members: 6 }),
+      current: 6,
+      spec: { scaleDown: { stabilizationWindowSeconds: 0 } },
+      desired: 2,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    {
+      name: 'a scale-down whose stop would need more than the current count is no scale-down',
+      snap: snapshot({ totalLag: 0, productionRate: 50, consumptionRate: 50, typicalRebalanceStopSeconds: 6, members: 2 }),
+      current: 2,
+      spec: { scaleDown: { stabilizationWindowSeconds: 0 } },
+      desired: 2,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    {
+      name: 'a scale-up that cannot pay back a 12 s stop is held: 2 replicas drain in 20 s, 4 would take 12 + 10.3 s',
+      snap: snapshot({ totalLag: 300, productionRate: 5, consumptionRate: 20, members: 2, typicalRebalanceStopSeconds: 12 }),
+      current: 2,
+      desired: 2,
+      rule: Rule.lag,
+      heldBy: Hold.rebalanceCost,
+      limitedBy: null,
+    },
+    {
+      name: 'the same scale-up with a 1 s stop pays back (1 + 8.7 s against 20 s)',
+      snap: snapshot({ totalLag: 300, productionRate: 5, consumptionRate: 20, members: 2, typicalRebalanceStopSeconds: 1 }),
+      current: 2,
+      desired: 4,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    {
+      name: 'no per-replica rate: the stop sizes the step but holds nothing',
+      snap: snapshot({ totalLag: 300, productionRate: 5, members: 2, typicalRebalanceStopSeconds: 12 }),
+      current: 2,
+      desired: 4,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: null,
+    },
+    // Paused partitions.
+    {
+      name: 'a partition paused for the downstream holds a scale-up',
+      snap: snapshot({ totalLag: 5000, pausedPartitions: { manual: [], downstream: [1, 4] } }),
+      current: 3,
+      desired: 3,
+      rule: Rule.lag,
+      heldBy: Hold.downstreamPaused,
+      limitedBy: Limit.partitions,
+    },
+    {
+      name: 'and a scale-down',
+      snap: snapshot({ totalLag: 0, pausedPartitions: { manual: [], downstream: [2] } }),
+      current: 3,
+      spec: { scaleDown: { stabilizationWindowSeconds: 0 } },
+      desired: 3,
+      rule: Rule.lag,
+      heldBy: Hold.downstreamPaused,
+      limitedBy: Limit.minReplicas,
+    },
+    {
+      name: 'a partition paused by hand holds nothing',
+      snap: snapshot({ totalLag: 5000, pausedPartitions: { manual: [2], downstream: [] } }),
+      current: 3,
+      desired: 6,
+      rule: Rule.lag,
+      heldBy: null,
+      limitedBy: Limit.partitions,
+    },
     // The bounds win over every hold.
     {
       name: 'lowered maxReplicas applies at once despite the scale-down window',
@@ -369,6 +507,25 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
     const snap = snapshot({ totalLag: 300, productionRate: 40, consumptionRate: 20, members: 2 });
     const decision = decide({ snapshot: snap, currentReplicas: 2, spec: spec({ scaleUp: { maxStep: 1 } }), history: emptyHistory, now: NOW });
     expect(decision.reason).toBe('capacity: (40 msg/s + lag 300 / 30 s) / 10 msg/s per replica needs 5; step limited to 3');
+  });
+
+  it('explains a step sized for its stop, and a scale-up held for its stop', () => {
+    const sized = decide({ snapshot: snapshot({ totalLag: 250, productionRate: 20, consumptionRate: 20, typicalRebalanceStopSeconds: 5 }), currentReplicas: 1, spec: spec(), history: emptyHistory, now: NOW });
+    expect(sized.reason).toBe('lag 250 + 100 arriving in a 5 s rebalance stop / threshold 100 needs 4');
+    const snap = snapshot({ totalLag: 300, productionRate: 5, consumptionRate: 20, members: 2, typicalRebalanceStopSeconds: 12 });
+    const held = decide({ snapshot: snap, currentReplicas: 2, spec: spec(), history: emptyHistory, now: NOW });
+    expect(held.reason).toBe(
+      'lag 300 + 60 arriving in a 12 s rebalance stop / threshold 100 needs 4; held at 2: 2 replicas drain the backlog in 20 s, sooner than a 12 s rebalance stop plus the drain at 4 (22.29 s in all)',
+    );
+  });
+
+  it('explains a scale-down kept for its stop, and a downstream pause', () => {
+    const kept = decide({ snapshot: snapshot({ productionRate: 50, consumptionRate: 50, typicalRebalanceStopSeconds: 6, members: 2 }), currentReplicas: 2, spec: spec(), history: emptyHistory, now: NOW });
+    expect(kept.reason).toBe('lag 0 + 300 arriving in a 6 s rebalance stop / threshold 100 needs 3, more than the current 2: no scale-down');
+    const paused = decide({ snapshot: snapshot({ totalLag: 500, pausedPartitions: { manual: [], downstream: [3] } }), currentReplicas: 2, spec: spec(), history: emptyHistory, now: NOW });
+    expect(paused.reason).toBe(
+      'lag 500 / threshold 100 needs 5; held at 2: partition 3 paused by the consumers for an unhealthy downstream; more consumers would press harder on it, fewer would rebalance for nothing',
+    );
   });
 
   it('keeps the last saturated per-replica rate when lag is gone', () => {
@@ -419,12 +576,17 @@ describe('decide: properties', () => {
       }),
     );
   const rate = fc.option(fc.double({ min: 0, max: 10_000, noNaN: true }), { nil: null });
+  const partitionList = fc.array(fc.integer({ min: 0, max: 63 }), { maxLength: 3 });
   const snapArb = fc.record({
     totalLag: fc.integer({ min: 0, max: 10_000_000 }),
     partitionCount: fc.integer({ min: 1, max: 64 }),
     productionRate: rate,
     consumptionRate: rate,
     members: fc.integer({ min: 0, max: 64 }),
+    typicalRebalanceStopSeconds: fc.option(fc.double({ min: 0, max: 120, noNaN: true }), { nil: null }),
+    // Mostly none paused, so that the other rules get their turn.
+    pausedPartitions: fc.option(fc.record({ manual: partitionList, downstream: partitionList }), { nil: undefined, freq: 4 }),
+    batchSize: fc.integer({ min: 1, max: 100 }),
   }).map((r) => snapshot(r));
   const historyArb = fc.record({
     recommendations: fc.array(fc.record({ at: fc.integer({ min: NOW - 600_000, max: NOW }), replicas: fc.integer({ min: 0, max: 64 }) }), { maxLength: 10 }),
@@ -511,6 +673,28 @@ describe('decide: properties', () => {
 
   it('is stable under steady load: a step-limited walk from 7 down to 1 (seed -1394441315, once too few polls)', () => {
     fc.assert(steadyLoad, { seed: -1394441315, path: '188:0:2:0:3:2:2:2:2:2:2:2:3:3:5:5:2:2:4:4:4:5', endOnFailure: true });
+  });
+
+  it('never holds for rebalance cost when the current replicas cannot keep up with arrivals', () => {
+    fc.assert(
+      fc.property(specArb, snapArb, current, historyArb, (s, snap, cur, history) => {
+        const d = decide({ snapshot: snap, currentReplicas: cur, spec: s, history, now: NOW });
+        const capacity = Math.min(cur, snap.partitionCount) * (d.perReplicaRate ?? 0);
+        if (capacity <= (snap.productionRate ?? 0)) expect(d.heldBy).not.toBe(Hold.rebalanceCost);
+      }),
+    );
+  });
+
+  it('a rebalance that stops nothing (0 s) decides as no rebalance data at all', () => {
+    fc.assert(
+      fc.property(specArb, snapArb, current, historyArb, (s, snap, cur, history) => {
+        const at = (typicalRebalanceStopSeconds: number | null) => {
+          const d = decide({ snapshot: { ...snap, typicalRebalanceStopSeconds }, currentReplicas: cur, spec: s, history, now: NOW });
+          return { desired: d.desiredReplicas, rule: d.rule, heldBy: d.heldBy, lag: d.lagReplicas, capacity: d.capacityReplicas };
+        };
+        expect(at(0)).toEqual(at(null));
+      }),
+    );
   });
 
   it('steady light load (consumers keep up, lag 0) never scales up', () => {

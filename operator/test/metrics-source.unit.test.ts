@@ -42,7 +42,7 @@ describe('readLag', () => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
   it('maps the lag monitor report to a snapshot', async () => {
-    respond = json(report);
+    respond = json({ ...report, rebalance_cost: { events: 3, typical_stop_seconds: 1.25, last: null }, paused_partitions: { manual: [1], downstream: [2, 4] }, batch_size: 10 });
     await expect(readLag(`${base}/`, expected, 1000)).resolves.toEqual({
       group: 'order-processors',
       topic: 'orders',
@@ -53,7 +53,17 @@ describe('readLag', () => {
       members: 2,
       sampledAt: Date.parse('2026-01-02T03:04:05.678Z'),
       stale: false,
+      typicalRebalanceStopSeconds: 1.25,
+      pausedPartitions: { manual: [1], downstream: [2, 4] },
+      batchSize: 10,
     });
+  });
+
+  it('reads an older lag monitor, without rebalance cost, pauses or batch size: unknown, none, 1', async () => {
+    respond = json(report);
+    expect(await readLag(base, expected, 1000)).toMatchObject({ typicalRebalanceStopSeconds: null, pausedPartitions: { manual: [], downstream: [] }, batchSize: 1 });
+    respond = json({ ...report, rebalance_cost: { events: 0, typical_stop_seconds: null, last: null } });
+    expect((await readLag(base, expected, 1000)).typicalRebalanceStopSeconds).toBeNull();
   });
 
   it('keeps null rates (fewer than two samples)', async () => {
@@ -65,6 +75,8 @@ describe('readLag', () => {
   it.each([
     ['an HTTP error', json({ error: 'kafka unavailable' }, 503), /HTTP 503/],
     ['a body of the wrong shape', json({ ...report, total_lag: -1, members: undefined }), /total_lag: .*members: /],
+    ['a negative rebalance stop', json({ ...report, rebalance_cost: { typical_stop_seconds: -1 } }), /rebalance_cost\.typical_stop_seconds: /],
+    ['a batch size of 0', json({ ...report, batch_size: 0 }), /batch_size: /],
     ['another consumer group', json({ ...report, group: 'someone-else' }), /reports group someone-else/],
     ['malformed JSON', (res: import('node:http').ServerResponse) => res.writeHead(200).end('{"total_lag": '), /GET .*\/lag: /],
   ])('refuses %s', async (_what, handler, message) => {

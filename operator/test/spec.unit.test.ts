@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { Hold, Limit, Rule } from '../src/decide.js';
 import { parseSpec } from '../src/spec.js';
 
 const minimal = {
@@ -39,6 +40,14 @@ describe('spec', () => {
     // And nothing defaulted here that the CRD leaves unset.
     const given = flatten(minimal);
     for (const path of Object.keys(parsed)) if (!(path in given)) expect(fromCrd, path).toHaveProperty([path]);
+  });
+
+  it('the CRD status enums list exactly what the decision reports (the apiserver refuses any other value)', () => {
+    const crd = parseYaml(readFileSync(new URL('../../helm/backpressure-lab/crds/lagautoscaler.yaml', import.meta.url), 'utf8'));
+    const decision = crd.spec.versions[0].schema.openAPIV3Schema.properties.status.properties.lastDecision.properties;
+    expect([...decision.heldBy.enum].sort()).toEqual(Object.values(Hold).sort());
+    expect([...decision.rule.enum].sort()).toEqual(Object.values(Rule).sort());
+    expect([...decision.limitedBy.enum].sort()).toEqual(Object.values(Limit).sort());
   });
 
   it.each([

@@ -152,6 +152,9 @@ describe('helm/backpressure-lab, rendered', () => {
       PROCESSING_TIME_MS: String(tuned.consumer.processingTimeMs),
       TOPIC: kafka.topic,
       SINK_TOPIC: kafka.sinkTopic,
+      DLQ_TOPIC: kafka.dlqTopic,
+      DLQ_MAX_RETRIES: String(tuned.consumer.deadLetter.maxRetries),
+      DLQ_RETRY_BACKOFF_MS: String(tuned.consumer.deadLetter.retryBackoffMs),
       GROUP_ID: kafka.consumerGroup,
       CONSUMER_ID: JSON.stringify({ fieldRef: { fieldPath: 'metadata.name' } }),
     });
@@ -174,9 +177,17 @@ describe('helm/backpressure-lab, rendered', () => {
     const job = objects.find((o) => o.kind === 'Job')!;
     expect(envOf(job).PARTITIONS).toBe(String(kafka.partitions));
     expect(job.spec.template.spec.containers[0].command.join(' ')).toContain(`'${kafka.sinkTopic}'`);
+    expect(job.spec.template.spec.containers[0].command.join(' ')).toContain(`'${kafka.dlqTopic}'`);
 
     expect(find(objects, 'Namespace', NS).metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'restricted' });
     expect(find(objects, 'NetworkPolicy', 'producer').spec.ingress[0].from[1].namespaceSelector).toEqual(tuned.networkPolicy.metricsNamespaceSelector);
+  });
+
+  it('ci/strimzi-values.yaml: a KafkaTopic for each of the orders, processed and dead letter topics', async () => {
+    const values = parseYaml(readFileSync(join(CHART, 'values.yaml'), 'utf8'));
+    const topics = (await render(setFiles('ci/strimzi-values.yaml'))).filter((o) => o.kind === 'KafkaTopic');
+    expect(topics.map((t) => t.spec.topicName).sort()).toEqual([values.kafka.topic, values.kafka.sinkTopic, values.kafka.dlqTopic].sort());
+    for (const topic of topics) expect(topic.spec.partitions).toBe(values.kafka.partitions);
   });
 
   it.each([
@@ -185,6 +196,7 @@ describe('helm/backpressure-lab, rendered', () => {
     ['autoscaler.minReplicas=7', /autoscaler\.minReplicas \(7\) must not exceed autoscaler\.maxReplicas \(6\)/],
     ['lagMonitor.lagCritical=100', /lagMonitor\.lagCritical \(100\) must be greater than lagMonitor\.lagWarning \(100\)/],
     ['consumer.processingTimeMs=10001', /\/consumer\/processingTimeMs/],
+    ['consumer.deadLetter.maxRetries=11', /\/consumer\/deadLetter\/maxRetries/],
     ['kafka.provider=external', /kafka\.bootstrapServers is required/],
     ['producer.rateMs=0', /\/producer\/rateMs/],
     ['autoscaler.lagTreshold=5', /additional properties 'lagTreshold'/],

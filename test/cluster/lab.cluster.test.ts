@@ -150,6 +150,14 @@ describe('seed exercises through make port-forward and the README curl lines', (
     expect(after.rebalances).toBe(before.rebalances);
     expect(after.processed).toBeGreaterThanOrEqual(before.processed + 100);
   });
+
+  // The runner against the cluster: the seed's baseline, the dead letter queue (the chart's
+  // orders.dlq topic and the consumer's DLQ settings) and batch mode, each checked by its math.
+  it.each(['1', '11', '12'])('make exercise %s passes against the cluster through make port-forward', async (n) => {
+    const out = await make('exercise', { N: n }, pf.env);
+    expect(out).toMatch(/against the cluster through make port-forward/);
+    expect(out).toMatch(new RegExp(`^PASS exercise ${n}: `, 'm'));
+  });
 });
 
 describe('access control and helm upgrade', () => {

@@ -83,6 +83,11 @@ describe('automatic pause and resume on a degraded downstream, on a real broker'
     expect(during.processed - atPause.processed).toBeLessThanOrEqual(1);
     expect(during.paused_by).toBe('downstream');
     expect((await lab.lag()).total_lag).toBeGreaterThan(40);
+    // The lag monitor knows why: the consumer published its pause with its commits.
+    const monitored = await lab.lag();
+    expect(monitored.paused_partitions).toEqual({ manual: [], downstream: [0, 1, 2, 3, 4, 5] });
+    expect(monitored.evaluation).toMatchObject({ status: 'PAUSED' });
+    expect(monitored.evaluation.reason).toMatch(/consumer-1 is paused \(downstream\)/);
 
     await postJson(`${lab.producer.url}/stop`);
     const recovered = Date.now();

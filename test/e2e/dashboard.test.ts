@@ -86,7 +86,11 @@ describe('the lag dashboard at GET /', () => {
     expect(await page.locator('#lag-chart line.threshold').count()).toBe(2);
     expect(await page.locator('#rate-chart path.produced.line').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+$/);
     await expect.poll(() => text('#alerts .alert'), { timeout: 5_000 }).toMatch(/→ critical.*lag is critical/);
-    await expect.poll(() => page.locator('#recommendations').textContent(), { timeout: 10_000 }).toMatch(/paused or stuck/);
+    await expect.poll(() => page.locator('#recommendations').textContent(), { timeout: 10_000 }).toMatch(/Resume the consumers paused by hand/);
+    // What the strategies do now: the consumer published its pause; the producer's throttle is off.
+    expect(await text('#paused')).toBe('paused by hand: P0–P5');
+    expect(await page.locator('#paused').getAttribute('data-active')).toBe('true');
+    await expect.poll(() => text('#throttle'), { timeout: 5_000 }).toBe('producer throttle off');
     expect(await page.title()).toMatch(/^CRITICAL/);
     expect(await page.locator('#banner').isVisible()).toBe(false);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png') });
@@ -102,6 +106,15 @@ describe('the lag dashboard at GET /', () => {
     expect(await page.evaluate(() => Reflect.get(globalThis, 'dashboardMarker'))).toBe(true);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-ok.png') });
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('marks a membership change on the lag chart, labelled with its stop', async () => {
+    const markers = () => page.locator('#lag-chart line.rebalance').count();
+    const before = await markers();
+    await lab.addConsumer();
+    await expect.poll(markers, { timeout: 20_000 }).toBe(before + 1);
+    await expect.poll(() => page.locator('#lag-chart text.rebalance').last().textContent(), { timeout: 20_000 }).toMatch(/^rebalance [\d.]+ s$/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-rebalance.png') });
   });
 
   it('says the numbers are stale when /lag does', async () => {

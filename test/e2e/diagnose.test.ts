@@ -80,6 +80,29 @@ describe('the lag monitor tells a healthy group from a stalled and a stopped one
     for (const s of draining) expect(s.drain_seconds).toBeCloseTo(s.total_lag / (s.consumption_rate - s.production_rate), 1);
   });
 
+  it('a consumer paused with a backlog is PAUSED, not STALL, and OK again once resumed', async () => {
+    const consumer = lab.consumers[0]!.url;
+    await postJson(`${consumer}/pause`);
+    await postJson(`${lab.producer.url}/produce/batch?count=30`);
+    const s = await settledAt('PAUSED', 15_000);
+    expect(s.members).toBe(1);
+    expect(s.paused_partitions).toEqual({ manual: [0, 1, 2, 3, 4, 5], downstream: [] });
+    for (const p of s.partitions) {
+      expect(p.evaluation, `partition ${p.partition} lag ${p.lag}`).toMatchObject(p.lag > 0 ? { status: 'PAUSED', rule: 'paused' } : { status: 'OK' });
+    }
+    expect(s.evaluation.reason).toMatch(/consumer-1 is paused \(manual\), staying in the group/);
+    expect(await metric('kafka_consumer_group_evaluation')).toEqual([expect.stringMatching(/ 0\.5$/)]);
+    // Still PAUSED a whole window later: a chosen pause never turns into STALL.
+    const since = Date.now();
+    await expect.poll(async () => (await lag()).timestamp, { timeout: 10_000, interval: POLL_MS }).toSatisfy((t: string) => Date.parse(t) > since + WINDOW_MS);
+    expect((await lag()).evaluation.status).toBe('PAUSED');
+
+    await postJson(`${consumer}/resume`);
+    await lab.drained(30_000);
+    const after = await settledAt('OK', 10_000);
+    expect(after.paused_partitions).toEqual({ manual: [], downstream: [] });
+  });
+
   it('a consumer stuck in processing with a backlog is STALL, partition by partition', async () => {
     await postJson(`${lab.consumers[0]!.url}/slow?time_ms=10000`);
     await postJson(`${lab.producer.url}/produce/batch?count=30`);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { kafkaCli } from '../support/kafka.js';
-import { rateOf, startLab, type Lab } from '../support/lab.js';
+import { startLab, type Lab } from '../support/lab.js';
 import { getJson, postJson } from '../support/services.js';
 
 /** The seed lab's exercises on a real broker, with the consumer at its default 500 ms. */
@@ -13,37 +13,6 @@ describe('seed exercises on a real broker', () => {
   afterAll(() => lab?.stopAll());
 
   const consumer = () => lab.consumers[0]!.url;
-
-  it('exercise 1: 10 orders drain at about 2 msg/s (1000 ms / 500 ms)', async () => {
-    expect((await getJson(`${consumer()}/config`)).max_throughput_per_sec).toBe(2);
-    const res = await postJson(`${lab.producer.url}/produce/batch?count=10`);
-    expect(res).toMatchObject({ status: 201, body: { sent: 10 } });
-    await lab.drained(20_000);
-    const processed = await lab.processed();
-    expect(processed).toHaveLength(10);
-    const rate = rateOf(processed.map((p) => p.processed_at));
-    expect(rate).toBeGreaterThan(1.7);
-    expect(rate).toBeLessThanOrEqual(2.05);
-  });
-
-  it('/fast and /slow change throughput as 1000 / processing time says', async () => {
-    const measure = async (count: number) => {
-      const before = new Set((await lab.processed()).map((p) => p.order_id));
-      await postJson(`${lab.producer.url}/produce/batch?count=${count}`);
-      await lab.drained(30_000);
-      const fresh = (await lab.processed()).filter((p) => !before.has(p.order_id));
-      expect(fresh).toHaveLength(count);
-      return rateOf(fresh.map((p) => p.processed_at));
-    };
-    expect((await postJson(`${consumer()}/fast?time_ms=50`)).body).toMatchObject({ processing_time_ms: 50, max_throughput_per_sec: 20 });
-    const fast = await measure(60);
-    expect(fast).toBeGreaterThan(15);
-    expect(fast).toBeLessThanOrEqual(20.5);
-    expect((await postJson(`${consumer()}/slow?time_ms=200`)).body).toMatchObject({ processing_time_ms: 200, max_throughput_per_sec: 5 });
-    const slow = await measure(20);
-    expect(slow).toBeGreaterThan(4);
-    expect(slow).toBeLessThanOrEqual(5.1);
-  });
 
   it("the monitor's per-partition lag equals kafka-consumer-groups.sh --describe at a quiet moment", async () => {
     await postJson(`${consumer()}/fast?time_ms=0`);
@@ -112,10 +81,10 @@ describe('seed exercises on a real broker', () => {
     await postJson(`${consumer()}/pause`);
     await postJson(`${lab.producer.url}/produce/batch?count=600`);
     await expect.poll(async () => (await lab.lag()).status, { timeout: 10_000 }).toBe('critical');
-    // Once the rate window holds only paused time, the monitor sees lag with no consumption.
+    // The consumer's commits say it is paused by hand: the advice is to resume it.
     await expect
       .poll(async () => (await getJson(`${lab.monitor.url}/recommendations`)).recommendations.map((r: any) => r.action).join('\n'), { timeout: 10_000 })
-      .toMatch(/paused or stuck/);
+      .toMatch(/Resume the consumers paused by hand/);
     await postJson(`${consumer()}/fast?time_ms=0`);
     await postJson(`${consumer()}/resume`);
     await expect.poll(async () => (await lab.lag()).status, { timeout: 30_000 }).toBe('ok');

@@ -130,6 +130,11 @@ describe('the producer throttles itself on the lag monitor', () => {
     await postJson(`${consumer()}/pause`);
     expect((await postJson(`${lab.producer.url}/burst`, { count: LAG_CRITICAL + 40, delay_ms: 0 })).status).toBe(201);
     await vi.waitFor(async () => expect(await throttleOf()).toMatchObject({ mode: 'holding', limit_per_sec: 0 }), { timeout: 10_000, interval: 200 });
+    // A lag monitor given PRODUCER_URL (the lab's own, as local-up and the chart set it) shows it.
+    await vi.waitFor(
+      async () => expect((await getJson(`${lab.monitor.url}/status`)).producer_throttle).toMatchObject({ url: `${lab.producer.url}/throttle`, throttle: { enabled: true, mode: 'holding', limit_per_sec: 0 }, last_error: null }),
+      { timeout: 5_000, interval: 100 },
+    );
     const heldAt = (await getJson(`${lab.producer.url}/stats`)).produced;
 
     // A burst while holding waits, counted, and nothing of it reaches Kafka.

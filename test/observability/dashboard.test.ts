@@ -28,6 +28,11 @@ const REQUIRED_PANELS: { title: string; metrics: string[] }[] = [
   { title: 'Desired vs current replicas', metrics: ['lag_autoscaler_desired_replicas', 'lag_autoscaler_current_replicas'] },
   { title: 'Paused consumers', metrics: ['kafka_consumer_paused'] },
   { title: 'Rebalances', metrics: ['kafka_consumer_rebalances_total'] },
+  { title: 'Evaluation (Burrow)', metrics: ['kafka_consumer_group_evaluation'] },
+  { title: 'Automatic pauses and resumes', metrics: ['kafka_consumer_auto_pauses_total', 'kafka_consumer_auto_resumes_total'] },
+  { title: 'Producer throttle', metrics: ['kafka_producer_throttle_limit', 'kafka_producer_throttle_mode'] },
+  { title: 'Dead letters and retries', metrics: ['kafka_consumer_retries_total', 'kafka_consumer_dead_letters_total'] },
+  { title: 'Rebalance stop time', metrics: ['kafka_consumer_group_rebalance_stop_seconds_bucket'] },
 ];
 
 const findConfigMap = (objects: K8sObject[]) => objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === CONFIGMAP);

@@ -10,6 +10,8 @@ import { freePort } from './services.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
+    /** The broker's KAFKA_STATE dir: given it, hack/kafka/up.sh finds this broker running. */
+    kafkaState: string;
   }
 }
 
@@ -25,6 +27,7 @@ export default async function setup(project: TestProject) {
   const env = { ...process.env, KAFKA_PORT: port, KAFKA_CONTROLLER_PORT: controller, KAFKA_STATE: state };
   execFileSync('bash', [join(REPO, 'hack/kafka/up.sh')], { env, stdio: 'inherit' });
   project.provide('kafkaBrokers', `127.0.0.1:${port}`);
+  project.provide('kafkaState', state);
   return () => {
     execFileSync('bash', [join(REPO, 'hack/kafka/down.sh')], { env, stdio: 'inherit' });
     rmSync(state, { recursive: true, force: true });

@@ -9,27 +9,43 @@ export function testKafka(brokers: string): Kafka {
   return new Kafka({ clientId: 'tests', brokers: [brokers], logLevel: logLevel.NOTHING });
 }
 
-/** A fresh topic pair per test file, so files never see each other's orders. */
+/** Fresh orders, processed and dead letter topics per test file, so files never see each other's orders. */
 export async function createTopics(brokers: string, prefix: string, partitions = 6) {
   const suffix = randomUUID().slice(0, 8);
   const topic = `${prefix}-${suffix}`;
   const sink = `${prefix}-processed-${suffix}`;
+  const dlq = `${prefix}-dlq-${suffix}`;
   const admin = testKafka(brokers).admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions }, { topic: sink, numPartitions: partitions }] });
+  await admin.createTopics({ waitForLeaders: true, topics: [topic, sink, dlq].map((name) => ({ topic: name, numPartitions: partitions })) });
   await admin.disconnect();
-  return { topic, sink, group: `${prefix}-group-${suffix}` };
+  return { topic, sink, dlq, group: `${prefix}-group-${suffix}` };
+}
+
+/** A record as it is stored: where, when (ms since the epoch), its key, value and headers as text. */
+export interface StoredRecord {
+  partition: number;
+  offset: string;
+  timestamp: number;
+  key: string | null;
+  value: string | null;
+  headers: Record<string, string>;
+}
+
+/** Every record currently in a topic, parsed as JSON. */
+export async function readTopic<T = any>(brokers: string, topic: string): Promise<T[]> {
+  return (await readRecords(brokers, topic)).map((r) => JSON.parse(r.value!) as T);
 }
 
 /** Every record currently in a topic, read to its end offsets with a throwaway group. */
-export async function readTopic<T = any>(brokers: string, topic: string): Promise<T[]> {
+export async function readRecords(brokers: string, topic: string): Promise<StoredRecord[]> {
   const kafka = testKafka(brokers);
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const remaining = new Map(ends.filter((p) => Number(p.high) > Number(p.low)).map((p) => [p.partition, Number(p.high)]));
-  const records: T[] = [];
+  const records: StoredRecord[] = [];
   if (remaining.size === 0) return records;
   const consumer = kafka.consumer({ groupId: `reader-${randomUUID()}` });
   await consumer.connect();
@@ -40,7 +56,14 @@ export async function readTopic<T = any>(brokers: string, topic: string): Promis
       eachMessage: async ({ partition, message }) => {
         const end = remaining.get(partition);
         if (end === undefined || Number(message.offset) >= end) return;
-        records.push(JSON.parse(message.value!.toString()) as T);
+        records.push({
+          partition,
+          offset: message.offset,
+          timestamp: Number(message.timestamp),
+          key: message.key?.toString() ?? null,
+          value: message.value?.toString() ?? null,
+          headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)])),
+        });
         if (Number(message.offset) + 1 >= end) remaining.delete(partition);
         if (remaining.size === 0) {
           clearTimeout(timer);

@@ -1,11 +1,13 @@
 import { expect, inject, vi } from 'vitest';
-import { createTopics, readTopic } from './kafka.js';
+import { createTopics, readRecords, readTopic, type StoredRecord } from './kafka.js';
 import { getJson, startService, type RunningService } from './services.js';
 
 export interface Lab {
   brokers: string;
   topic: string;
   sink: string;
+  /** The dead letter topic the consumers write poison orders to (DLQ_TOPIC). */
+  dlq: string;
   group: string;
   producer: RunningService;
   monitor: RunningService;
@@ -18,6 +20,8 @@ export interface Lab {
   /** Order ids in the orders topic (everything Kafka acknowledged) and in the sink. */
   producedIds(): Promise<string[]>;
   processed(): Promise<{ order_id: string; consumer: string; partition: number; offset: string; processed_at: string; trace_id?: string }[]>;
+  /** The records in the dead letter topic, value and headers as text. */
+  deadLetters(): Promise<StoredRecord[]>;
 }
 
 /**
@@ -27,15 +31,16 @@ export interface Lab {
  */
 export async function startLab(prefix: string, opts: { consumers?: number; consumerEnv?: Record<string, string>; producerEnv?: Record<string, string>; brokers?: string } = {}): Promise<Lab> {
   const brokers = opts.brokers ?? inject('kafkaBrokers');
-  const { topic, sink, group } = await createTopics(brokers, prefix);
+  const { topic, sink, dlq, group } = await createTopics(brokers, prefix);
   const common = { KAFKA_BROKERS: brokers, TOPIC: topic, GROUP_ID: group };
   const producer = await startService('producer', { ...common, ...opts.producerEnv }, `${prefix}-producer`);
-  const monitor = await startService('lag-monitor', { ...common, POLL_INTERVAL_MS: '250', RATE_WINDOW_MS: '2000' }, `${prefix}-lag-monitor`);
+  // As local-up and the chart: the monitor watches this lab's producer's throttle.
+  const monitor = await startService('lag-monitor', { ...common, POLL_INTERVAL_MS: '250', RATE_WINDOW_MS: '2000', PRODUCER_URL: producer.url }, `${prefix}-lag-monitor`);
   const consumers: RunningService[] = [];
   const addConsumer = async (env: Record<string, string> = {}, index = consumers.length + 1) => {
     const consumer = await startService(
       'consumer',
-      { ...common, SINK_TOPIC: sink, CONSUMER_ID: `consumer-${index}`, SESSION_TIMEOUT_MS: '6000', HEARTBEAT_INTERVAL_MS: '1000', ...opts.consumerEnv, ...env },
+      { ...common, SINK_TOPIC: sink, DLQ_TOPIC: dlq, CONSUMER_ID: `consumer-${index}`, SESSION_TIMEOUT_MS: '6000', HEARTBEAT_INTERVAL_MS: '1000', ...opts.consumerEnv, ...env },
       `${prefix}-consumer-${index}`,
     );
     consumers.push(consumer);
@@ -50,6 +55,7 @@ export async function startLab(prefix: string, opts: { consumers?: number; consu
     brokers,
     topic,
     sink,
+    dlq,
     group,
     producer,
     monitor,
@@ -72,6 +78,7 @@ export async function startLab(prefix: string, opts: { consumers?: number; consu
     },
     producedIds: async () => (await readTopic<{ id: string }>(brokers, topic)).map((o) => o.id),
     processed: () => readTopic(brokers, sink),
+    deadLetters: () => readRecords(brokers, dlq),
   };
 }
 

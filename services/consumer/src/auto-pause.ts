@@ -1,4 +1,4 @@
-import type { Logger } from '@bplab/kit';
+import { PausedBy, type Logger } from '@bplab/kit';
 import {
   ControlState,
   initialController,
@@ -12,7 +12,6 @@ import {
   type Thresholds,
   type WindowStats,
 } from './downstream-health.js';
-import { PausedBy } from './group-consumer.js';
 import type { ConsumerMetrics } from './metrics.js';
 
 export interface AutoPauseSettings {

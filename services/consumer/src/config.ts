@@ -1,6 +1,7 @@
 import { commonEnv, env, LAB, loadConfig } from '@bplab/kit';
 import { z } from 'zod';
 import { MAX_BATCH_SIZE } from './batch.js';
+import { MAX_DLQ_RETRIES, MAX_RETRY_BACKOFF_MS } from './dead-letter.js';
 import { MAX_DOWNSTREAM_LATENCY_MS } from './downstream.js';
 import type { Thresholds } from './downstream-health.js';
 
@@ -16,6 +17,12 @@ const schema = z
     TOPIC: env.string(LAB.kafka.topic),
     GROUP_ID: env.string(LAB.kafka.group),
     SINK_TOPIC: env.string(LAB.kafka.sinkTopic),
+    /** Where poison records go once their retries are used up. */
+    DLQ_TOPIC: env.string(LAB.kafka.dlqTopic),
+    /** Retries of a record whose processing fails, before it is dead-lettered: tried this + 1 times. */
+    DLQ_MAX_RETRIES: env.int(3, 0, MAX_DLQ_RETRIES),
+    /** The wait before the first retry; it doubles for each next one, up to MAX_RETRY_BACKOFF_MS. */
+    DLQ_RETRY_BACKOFF_MS: env.int(100, 0, MAX_RETRY_BACKOFF_MS),
     PROCESSING_TIME_MS: env.int(500, 0, MAX_PROCESSING_MS),
     /** Messages per batch: 1 is one at a time; more is one processing time, write and commit per batch. */
     BATCH_SIZE: env.int(1, 1, MAX_BATCH_SIZE),

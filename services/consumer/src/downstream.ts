@@ -1,5 +1,5 @@
 import type { Observation } from './downstream-health.js';
-import type { KafkaSink, ProcessedRecord } from './sink.js';
+import { processedMessages, type ProcessedRecord, type TopicWriter } from './sink.js';
 
 /** The simulated downstream's settings, changed at run time by POST /downstream. */
 export interface DownstreamSettings {
@@ -37,7 +37,7 @@ export class SimulatedDownstream {
 
   constructor(
     readonly settings: DownstreamSettings,
-    private readonly sink: KafkaSink,
+    private readonly sink: TopicWriter,
     private readonly observe: (observation: Observation, kind: CallKind) => void,
     private readonly random: () => number = Math.random,
     private readonly now: () => number = Date.now,
@@ -45,7 +45,7 @@ export class SimulatedDownstream {
 
   /** Stores the records, once the downstream accepts them. */
   write(records: readonly ProcessedRecord[]): Promise<void> {
-    return this.call(CallKind.write, () => this.sink.write(records));
+    return this.call(CallKind.write, () => this.sink.write(processedMessages(records)));
   }
 
   /** A health check: the downstream's latency and errors, nothing stored. */

@@ -1,11 +1,7 @@
-import { retryUntilDone, type Consumer, type Logger } from '@bplab/kit';
+import { PausedBy, retryUntilDone, type Consumer, type Logger } from '@bplab/kit';
 import type { EachBatchPayload } from 'kafkajs';
 import type { ConsumerMetrics } from './metrics.js';
 import { RUNS_IN_HAND } from './processor.js';
-
-/** Who holds the consumer paused: a person (POST /pause, /config) or the downstream's health. */
-export const PausedBy = { manual: 'manual', downstream: 'downstream' } as const;
-export type PausedBy = (typeof PausedBy)[keyof typeof PausedBy];
 
 export interface GroupState {
   member_id: string | null;
@@ -42,6 +38,8 @@ export class GroupConsumer {
       prepare: () => Promise<void>;
       /** Finishes the batch in hand before the group is left. */
       drain: () => Promise<void>;
+      /** Publishes the state (paused or not) on these partitions' commits (commits.ts); never throws. */
+      publishState: (partitions: number[]) => Promise<void>;
     },
   ) {
     const { GROUP_JOIN, CRASH, STOP } = consumer.events;
@@ -53,8 +51,12 @@ export class GroupConsumer {
       this.metrics.rebalances.inc({ consumer: consumerId });
       this.metrics.assigned.set({ consumer: consumerId }, this.state.assigned_partitions.length);
       this.logger.info({ memberId: payload.memberId, partitions: this.state.assigned_partitions }, 'joined group');
-      // A rejoin after a crash restart starts unpaused; keep the user's (or the downstream's) pause.
-      if (this.state.paused) consumer.pause([{ topic }]);
+      // A rejoin after a crash restart starts unpaused; keep the user's (or the downstream's) pause,
+      // and say so on the partitions this member holds now.
+      if (this.state.paused) {
+        consumer.pause([{ topic }]);
+        void this.work.publishState(this.state.assigned_partitions);
+      }
     });
     consumer.on(CRASH, ({ payload }) => {
       this.state.running = false;
@@ -102,8 +104,10 @@ export class GroupConsumer {
   setPaused(by: PausedBy, paused: boolean): void {
     this.holds[by] = paused;
     const effective = this.holds.manual || this.holds.downstream;
+    const before = this.state.paused_by;
     this.state.paused = effective;
     this.state.paused_by = this.holds.manual ? PausedBy.manual : this.holds.downstream ? PausedBy.downstream : null;
+    if (this.state.paused_by !== before && this.state.running) void this.work.publishState(this.state.assigned_partitions);
     this.metrics.paused.set({ consumer: this.consumerId }, effective ? 1 : 0);
     try {
       if (effective) this.consumer.pause([{ topic: this.topic }]);

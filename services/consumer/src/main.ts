@@ -1,13 +1,14 @@
-import { BrokerProbe, close, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
+import { BrokerProbe, close, type ConsumerState, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
 import { Partitioners } from 'kafkajs';
 import { AutoPause } from './auto-pause.js';
 import { readConfig, thresholdsOf } from './config.js';
+import { Commits } from './commits.js';
 import { CallKind, SimulatedDownstream } from './downstream.js';
 import { GroupConsumer } from './group-consumer.js';
 import { consumerMetrics } from './metrics.js';
 import { Processor } from './processor.js';
 import { consumerRoutes } from './routes.js';
-import { KafkaSink } from './sink.js';
+import { TopicWriter } from './sink.js';
 
 run(async () => {
   const config = readConfig();
@@ -34,27 +35,38 @@ run(async () => {
   // Every write and probe of the downstream feeds the auto-pause controller and the metrics.
   const downstream = new SimulatedDownstream(
     { latencyMs: config.DOWNSTREAM_LATENCY_MS, errorRate: config.DOWNSTREAM_ERROR_RATE },
-    new KafkaSink(sinkProducer, config.SINK_TOPIC),
+    new TopicWriter(sinkProducer, config.SINK_TOPIC),
     (observation, kind: CallKind) => {
       metrics.downstreamCalls.observe({ consumer: consumerId, kind, result: observation.ok ? 'ok' : 'error' }, observation.latencyMs / 1000);
       autoPause.observe(observation);
     },
   );
   const processor = new Processor(
-    { processingTimeMs: config.PROCESSING_TIME_MS, batchSize: config.BATCH_SIZE },
+    { processingTimeMs: config.PROCESSING_TIME_MS, batchSize: config.BATCH_SIZE, maxRetries: config.DLQ_MAX_RETRIES, retryBackoffMs: config.DLQ_RETRY_BACKOFF_MS },
     consumerId,
     downstream,
-    (offsets) => consumer.commitOffsets(offsets),
+    (offsets): Promise<void> => commits.commit(offsets),
     (): boolean => group.state.paused,
     config.HEARTBEAT_INTERVAL_MS,
     telemetry.tracer,
     metrics,
+    logger,
+    new TopicWriter(sinkProducer, config.DLQ_TOPIC),
+  );
+  // Every commit says whether this consumer is paused, and how large its batches are.
+  const commits = new Commits(
+    consumer,
+    kafka.admin(),
+    config.GROUP_ID,
+    config.TOPIC,
+    (): ConsumerState => ({ consumer: consumerId, member: group.state.member_id ?? '', paused_by: group.state.paused_by, batch_size: processor.settings.batchSize }),
     logger,
   );
   const group = new GroupConsumer(consumer, config.TOPIC, consumerId, metrics, logger, {
     handle: processor.handle,
     prepare: () => sinkProducer.connect(),
     drain: () => processor.drain(),
+    publishState: (partitions): Promise<void> => commits.publish(partitions),
   });
   const autoPause = new AutoPause(
     { enabled: config.AUTO_PAUSE, probeIntervalMs: config.DOWNSTREAM_PROBE_MS },
@@ -87,6 +99,7 @@ run(async () => {
     autoPause.stop();
     await group.stop();
     await started;
+    await commits.close();
     await sinkProducer.disconnect();
     await close(server);
     await probe.stop();

@@ -31,6 +31,8 @@ export function consumerMetrics(registry: Registry, consumer: string, topic: str
     }),
     downstreamLatency: new Gauge({ name: 'kafka_consumer_downstream_latency_ms', help: "The simulated downstream's configured added latency per call", labelNames: labels, registers: [registry] }),
     downstreamErrorRate: new Gauge({ name: 'kafka_consumer_downstream_error_rate', help: "The simulated downstream's configured share of refused calls (0..1)", labelNames: labels, registers: [registry] }),
+    retries: new Counter({ name: 'kafka_consumer_retries_total', help: 'Retries of records whose processing failed (poison records), one per record per retry', labelNames: labels, registers: [registry] }),
+    deadLetters: new Counter({ name: 'kafka_consumer_dead_letters_total', help: 'Records written to the dead letter topic once their retries were used up', labelNames: labels, registers: [registry] }),
     rate: new RateWindow(),
   };
   // Every series exists from start-up, so a dashboard shows 0 rather than "No data" before the
@@ -38,7 +40,7 @@ export function consumerMetrics(registry: Registry, consumer: string, topic: str
   // the downstream's settings) from the configuration.
   for (const gauge of [m.paused, m.assigned, m.autoPaused]) gauge.set({ consumer }, 0);
   m.consumed.inc({ consumer, topic }, 0);
-  for (const counter of [m.rebalances, m.errors, m.batches, m.autoPauses, m.autoResumes]) counter.inc({ consumer }, 0);
+  for (const counter of [m.rebalances, m.errors, m.batches, m.autoPauses, m.autoResumes, m.retries, m.deadLetters]) counter.inc({ consumer }, 0);
   m.processing.zero({ consumer });
   for (const kind of ['write', 'probe']) for (const result of ['ok', 'error']) m.downstreamCalls.zero({ consumer, kind, result });
   return m;

@@ -1,6 +1,6 @@
 /**
  * The id of the order in a message. A message that is not one of our orders still gets an id
- * (partition/offset), so it is processed and accounted for instead of crashing the consumer.
+ * (partition/offset), so its dead letter is accounted for (GET /dead-letters) like any order.
  */
 export function orderIdOf(value: Buffer | null, partition: number, offset: string): string {
   if (value) {

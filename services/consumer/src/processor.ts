@@ -2,16 +2,21 @@ import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry
 import { contextFromHeaders, type Logger } from '@bplab/kit';
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
 import { commitsFor, planBatch, retryDelayMs } from './batch.js';
+import { DeadLetterLog, deadLetterOf, poisonOf, retryDelays, type Poison } from './dead-letter.js';
 import { DownstreamRejected, type SimulatedDownstream } from './downstream.js';
 import type { ConsumerMetrics } from './metrics.js';
 import { orderIdOf } from './order-id.js';
-import type { ProcessedRecord } from './sink.js';
+import type { ProcessedRecord, TopicWriter } from './sink.js';
 
 export interface ProcessorSettings {
   /** Simulated work per batch: per message when batchSize is 1. */
   processingTimeMs: number;
   /** Messages per batch, 1..MAX_BATCH_SIZE; 1 is the seed's one message at a time. */
   batchSize: number;
+  /** Retries of a record whose processing fails, before it is dead-lettered (DLQ_MAX_RETRIES). */
+  maxRetries: number;
+  /** The wait before the first retry, doubling for each next one (DLQ_RETRY_BACKOFF_MS). */
+  retryBackoffMs: number;
 }
 
 /**
@@ -53,10 +58,19 @@ interface Taken {
  * A write the downstream refuses is retried with the batch still in hand and the member
  * heartbeating, until it is accepted; it is given up (uncommitted, so redelivered) only when the
  * group rebalances or the consumer shuts down meanwhile.
+ *
+ * A poison record (dead-letter.ts: flagged poison, or not one of our orders) fails processing
+ * every time: it is retried maxRetries times with backoff, the batch in hand and the member
+ * heartbeating, then written to the dead letter topic, and the consumer moves on. The batch's good
+ * records go to the sink in its one bulk write; both writes are acknowledged before its commit.
  */
 export class Processor {
   processed = 0;
   batches = 0;
+  /** Retries of poison records, one per record per retry. */
+  retries = 0;
+  deadLettered = 0;
+  readonly deadLetterLog = new DeadLetterLog();
   lastProcessedAt: string | undefined;
   private inHand: Promise<void> | undefined;
   private draining = false;
@@ -75,6 +89,7 @@ export class Processor {
     private readonly tracer: Tracer,
     private readonly metrics: ConsumerMetrics,
     private readonly logger: Logger,
+    readonly deadLetterSink: TopicWriter,
   ) {}
 
   /**
@@ -184,26 +199,38 @@ export class Processor {
     }, Math.max(100, this.heartbeatIntervalMs / 2));
     try {
       if (this.settings.processingTimeMs > 0) await sleep(this.settings.processingTimeMs);
+      const delays = retryDelays(this.settings.maxRetries, this.settings.retryBackoffMs);
+      const failed = await this.retryFailing(taken, delays, () => groupError);
       const processedAt = new Date().toISOString();
-      const records: ProcessedRecord[] = taken.map(({ partition, message }, i) => ({
+      const good = taken.flatMap((t, i) => (failed.has(i) ? [] : [{ ...t, span: spans[i]! }]));
+      const records: ProcessedRecord[] = good.map(({ partition, message, span }) => ({
         order_id: orderIdOf(message.value, partition, message.offset),
         consumer: this.consumerId,
         partition,
         offset: message.offset,
         processed_at: processedAt,
-        ...(spans[i]!.isRecording() ? { trace_id: spans[i]!.spanContext().traceId } : {}),
+        ...(span.isRecording() ? { trace_id: span.spanContext().traceId } : {}),
       }));
-      await this.writeUntilAccepted(records, () => groupError);
+      const attempts = delays.length + 1;
+      const dead = [...failed].map(([i, poison]) => ({ ...taken[i]!, poison, span: spans[i]! }));
+      // A batch of poison records alone has nothing for the downstream.
+      if (records.length > 0) await this.writeUntilAccepted(records, () => groupError);
+      await this.deadLetterSink.write(
+        dead.map(({ topic, partition, message, poison }) =>
+          deadLetterOf(message, { error: poison.error, attempts, topic, partition, offset: message.offset, consumer: this.consumerId }),
+        ),
+      );
       await this.commit(commitsFor(taken.map(({ topic, partition, message }) => ({ topic, partition, offset: message.offset }))));
       const seconds = (performance.now() - started) / 1000;
       // Each order in a batch took the batch's time, from its start to its commit.
       for (let i = 0; i < taken.length; i++) this.metrics.processing.observe({ consumer: this.consumerId }, seconds);
-      this.processed += taken.length;
+      this.processed += good.length;
       this.batches += 1;
       this.lastProcessedAt = new Date().toISOString();
-      for (const { topic } of taken) this.metrics.consumed.inc({ consumer: this.consumerId, topic });
+      for (const { topic } of good) this.metrics.consumed.inc({ consumer: this.consumerId, topic });
       this.metrics.batches.inc({ consumer: this.consumerId });
-      this.metrics.rate.add(taken.length);
+      this.metrics.rate.add(good.length);
+      if (dead.length > 0) this.deadLettersWritten(dead, attempts);
     } catch (err) {
       // Refused writes were counted per attempt in writeUntilAccepted.
       if (!(err instanceof DownstreamRejected)) this.metrics.errors.inc({ consumer: this.consumerId }, taken.length);
@@ -217,6 +244,57 @@ export class Processor {
       clearInterval(keepAlive);
       endAll(spans);
     }
+  }
+
+  /**
+   * Processes each record of the batch (poisonOf), and retries those that fail after each of
+   * `delays`, the member heartbeating meanwhile. Resolves with the ones that still fail, by their
+   * index in `taken`. Gives up (the batch is redelivered) when the consumer is shutting down or
+   * the group rebalances meanwhile.
+   */
+  private async retryFailing(taken: Taken[], delays: number[], groupError: () => unknown): Promise<Map<number, Poison>> {
+    const attempt = (indexes: Iterable<number>): Map<number, Poison> => {
+      const failing = new Map<number, Poison>();
+      for (const i of indexes) {
+        const poison = poisonOf(taken[i]!.message.value);
+        if (poison !== null) failing.set(i, poison);
+      }
+      return failing;
+    };
+    let failed = attempt(taken.keys());
+    for (const delay of delays) {
+      if (failed.size === 0) break;
+      if (this.draining) throw new Error('consumer is shutting down');
+      const revoked = groupError();
+      if (revoked !== undefined) throw revoked;
+      await sleep(delay);
+      this.retries += failed.size;
+      this.metrics.retries.inc({ consumer: this.consumerId }, failed.size);
+      failed = attempt(failed.keys());
+    }
+    return failed;
+  }
+
+  /** Counts, logs and lists dead letters once they are written and their batch committed. */
+  private deadLettersWritten(dead: (Taken & { poison: Poison; span: Span })[], attempts: number): void {
+    const at = new Date().toISOString();
+    for (const { partition, message, poison, span } of dead) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: `dead-lettered after ${attempts} attempts: ${poison.error}` });
+      this.deadLetterLog.add({
+        order_id: orderIdOf(message.value, partition, message.offset),
+        error: poison.error,
+        attempts,
+        source_partition: partition,
+        source_offset: message.offset,
+        dead_lettered_at: at,
+      });
+    }
+    this.deadLettered += dead.length;
+    this.metrics.deadLetters.inc({ consumer: this.consumerId }, dead.length);
+    this.logger.warn(
+      { topic: this.deadLetterSink.topic, attempts, records: dead.map(({ partition, message, poison }) => ({ partition, offset: message.offset, error: poison.error })) },
+      'poison records dead-lettered; moving on',
+    );
   }
 
   /**

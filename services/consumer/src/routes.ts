@@ -1,11 +1,11 @@
-import { maxThroughputPerSec, parse, round } from '@bplab/kit';
+import { maxThroughputPerSec, parse, PausedBy, round } from '@bplab/kit';
 import type { Express } from 'express';
 import { z } from 'zod';
 import type { AutoPause } from './auto-pause.js';
 import { MAX_BATCH_SIZE, modeOf } from './batch.js';
 import { MAX_PROCESSING_MS } from './config.js';
 import { MAX_DOWNSTREAM_LATENCY_MS, type SimulatedDownstream } from './downstream.js';
-import { PausedBy, type GroupConsumer } from './group-consumer.js';
+import type { GroupConsumer } from './group-consumer.js';
 import type { ConsumerMetrics } from './metrics.js';
 import type { Processor } from './processor.js';
 
@@ -80,6 +80,9 @@ export function consumerRoutes(deps: ConsumerDeps) {
       paused: group.state.paused,
       paused_by: group.state.paused_by,
       auto_pause: autoPause.settings.enabled,
+      dlq_topic: processor.deadLetterSink.topic,
+      dlq_max_retries: processor.settings.maxRetries,
+      dlq_retry_backoff_ms: processor.settings.retryBackoffMs,
       // batch_size x 1000 / (processing time + downstream latency): the seed's 1000 / processing
       // time at batch size 1 with a healthy downstream.
       max_throughput_per_sec: throughput === null ? null : round(throughput),
@@ -155,11 +158,17 @@ export function consumerRoutes(deps: ConsumerDeps) {
     app.get('/downstream', (_req, res) => {
       res.json(downstreamView());
     });
+    app.get('/dead-letters', (_req, res) => {
+      const deadLetters = processor.deadLetterLog.recent();
+      res.json({ count: deadLetters.length, dead_letters: deadLetters });
+    });
     app.get('/stats', (_req, res) => {
       res.json({
         consumer_id: consumerId,
         processed: processor.processed,
         batches: processor.batches,
+        retries: processor.retries,
+        dead_lettered: processor.deadLettered,
         rate_10s: metrics.rate.rate(10),
         rate_60s: metrics.rate.rate(60),
         last_processed_at: processor.lastProcessedAt ?? null,

@@ -1,4 +1,5 @@
 import type { Producer } from '@bplab/kit';
+import type { Message } from 'kafkajs';
 
 /** What the consumer writes for every processed order, so "nothing lost" can be checked end to end. */
 export interface ProcessedRecord {
@@ -11,17 +12,23 @@ export interface ProcessedRecord {
 }
 
 /**
- * Writes processed records to a Kafka topic and resolves once Kafka has them all (acks=all): one
- * producer.send per call, however many records, so a batch is one bulk write.
+ * Writes messages to one Kafka topic and resolves once Kafka has them all (acks=all): one
+ * producer.send per call, however many messages, so a batch is one bulk write. The sink of
+ * processed orders and the dead letter topic are each one.
  */
-export class KafkaSink {
+export class TopicWriter {
   constructor(
     private readonly producer: Producer,
     readonly topic: string,
   ) {}
 
-  async write(records: readonly ProcessedRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.producer.send({ topic: this.topic, acks: -1, messages: records.map((r) => ({ key: r.order_id, value: JSON.stringify(r) })) });
+  async write(messages: readonly Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.producer.send({ topic: this.topic, acks: -1, messages: [...messages] });
   }
+}
+
+/** Processed records as the sink's messages: keyed by order id. */
+export function processedMessages(records: readonly ProcessedRecord[]): Message[] {
+  return records.map((r) => ({ key: r.order_id, value: JSON.stringify(r) }));
 }

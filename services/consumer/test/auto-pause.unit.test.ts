@@ -2,7 +2,7 @@ import { createLogger, createRegistry } from '@bplab/kit';
 import { describe, expect, it } from 'vitest';
 import { AutoPause } from '../src/auto-pause.js';
 import { ControlState, type Thresholds } from '../src/downstream-health.js';
-import { PausedBy } from '../src/group-consumer.js';
+import { PausedBy } from '@bplab/kit';
 import { consumerMetrics } from '../src/metrics.js';
 
 const T: Thresholds = { pauseP50Ms: 1000, resumeP50Ms: 250, pauseErrorRate: 0.5, resumeErrorRate: 0.1, windowMs: 5000, minSamples: 3, holdMs: 2000 };

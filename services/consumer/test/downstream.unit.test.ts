@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '../src/downstream-health.js';
 import { CallKind, DownstreamRejected, SimulatedDownstream } from '../src/downstream.js';
-import type { KafkaSink, ProcessedRecord } from '../src/sink.js';
+import type { ProcessedRecord, TopicWriter } from '../src/sink.js';
 
 const record = (n: number): ProcessedRecord => ({ order_id: `o${n}`, consumer: 'c1', partition: 0, offset: String(n), processed_at: '2026-01-01T00:00:00.000Z' });
 
 function rig(settings: { latencyMs: number; errorRate: number }, random = () => 0.5) {
   const writes: ProcessedRecord[][] = [];
   const seen: [Observation, CallKind][] = [];
-  const sink = { write: async (records: readonly ProcessedRecord[]) => void writes.push([...records]) } as unknown as KafkaSink;
+  const sink = { write: async (messages: readonly { value: string }[]) => void writes.push(messages.map((m) => JSON.parse(m.value) as ProcessedRecord)) } as unknown as TopicWriter;
   const downstream = new SimulatedDownstream(settings, sink, (o, kind) => seen.push([o, kind]), random);
   return { downstream, writes, seen };
 }

@@ -1,4 +1,5 @@
 export { commonEnv, env, loadConfig } from './config.js';
+export { decodeConsumerState, encodeConsumerState, PausedBy, type ConsumerState } from './consumer-state.js';
 export { HttpError, unavailable } from './errors.js';
 export { close, createApp, listen, parse, type HealthReport } from './http.js';
 export { BrokerProbe, createKafka, type Admin, type Consumer, type EachMessagePayload, type Producer } from './kafka.js';
@@ -6,6 +7,7 @@ export { createLogger, type Logger } from './logger.js';
 export { LAB } from './lab.js';
 export { createRegistry } from './metrics.js';
 export { RateWindow, round } from './rate.js';
+export { readJson, type ReadResult } from './read-json.js';
 export { retryUntilDone } from './retry.js';
 export { consumersNeeded, maxThroughputPerSec, requiredRate, saturatedRate, SETTLE_MS, type ConsumerWork } from './scaling.js';
 export { onShutdown, run } from './shutdown.js';

@@ -24,6 +24,8 @@ export interface GroupSample {
   consumptionRate: number | null;
   members: number;
   partitions: number;
+  /** Partitions whose consumers published a pause (the kit's consumer-state). */
+  pausedPartitions: number;
 }
 
 export interface SaturationContext {
@@ -42,7 +44,7 @@ export interface SaturationContext {
 /**
  * Saturated: the consumers work flat out, so their consumption is their capacity. All of: a
  * backlog of at least the threshold; a stable membership (the expected count, unchanged for
- * SETTLE_MS); some consumption (a paused group says nothing about capacity). Without these,
+ * SETTLE_MS); some consumption, and no partition paused (a pause says nothing about capacity). Without these,
  * every scale-up's rebalance stall lowers the figure, which asks for more consumers: a runaway.
  */
 export function saturated(group: GroupSample, context: SaturationContext): boolean {
@@ -51,6 +53,7 @@ export function saturated(group: GroupSample, context: SaturationContext): boole
     group.backlog >= context.backlogThreshold &&
     group.members === context.expectedMembers &&
     settled &&
+    group.pausedPartitions === 0 &&
     busyConsumers(group.members, group.partitions) > 0 &&
     group.consumptionRate !== null &&
     group.consumptionRate > 0

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS, type GroupSample, type SaturationContext } from '../src/scaling.js';
 
 const NOW = 1_700_000_000_000;
-const busy: GroupSample = { backlog: 300, consumptionRate: 30, members: 3, partitions: 6 };
+const busy: GroupSample = { backlog: 300, consumptionRate: 30, members: 3, partitions: 6, pausedPartitions: 0 };
 const context: SaturationContext = { backlogThreshold: 100, expectedMembers: 3, membershipChangedAt: null, now: NOW };
 
 describe('saturatedRate: only a saturated, settled group measures capacity', () => {
@@ -15,6 +15,7 @@ describe('saturatedRate: only a saturated, settled group measures capacity', () 
     { name: `a membership change ${SETTLE_MS - 1} ms ago: its rebalance stall is still in the rate window`, group: {}, ctx: { membershipChangedAt: NOW - SETTLE_MS + 1 }, rate: null },
     { name: `a membership change ${SETTLE_MS} ms ago has settled`, group: {}, ctx: { membershipChangedAt: NOW - SETTLE_MS }, rate: 10 },
     { name: 'no consumption (paused group)', group: { consumptionRate: 0 }, ctx: {}, rate: null },
+    { name: 'a consumer that published its pause: the rest consume less than the group could', group: { pausedPartitions: 2, consumptionRate: 20 }, ctx: {}, rate: null },
     { name: 'no rate yet (one sample)', group: { consumptionRate: null }, ctx: {}, rate: null },
     { name: 'no members', group: { members: 0 }, ctx: { expectedMembers: 0 }, rate: null },
     { name: 'members beyond partitions are idle: only the busy ones count', group: { members: 8 }, ctx: { expectedMembers: 8 }, rate: 5 },

@@ -24,6 +24,8 @@ const schema = z
      * between its commits. At most 5 minutes: the monitor keeps 10 minutes of samples.
      */
     EVALUATION_WINDOW_MS: env.int(30_000, 1000, 300_000),
+    /** The producer, whose throttle /status and the page show; unset: not shown. */
+    PRODUCER_URL: z.url({ protocol: /^https?$/ }).optional(),
   })
   .refine((c) => c.LAG_CRITICAL > c.LAG_WARNING, { path: ['LAG_CRITICAL'], message: 'must be greater than LAG_WARNING' })
   // A rate needs two samples inside its window; with polls further apart there would never be one.

@@ -86,3 +86,51 @@ export function formatDrain(status: string, seconds: number | null, production: 
   }
   return 'lag per second';
 }
+
+/**
+ * The label of a rebalance marker on the lag chart: "rebalance 3.2 s", how long consumption
+ * stopped; "rebalancing" while the stop has not ended. `stopSeconds` is the event's stop_seconds.
+ */
+export function rebalanceLabel(stopSeconds: number | null): string {
+  return stopSeconds === null ? 'rebalancing' : `rebalance ${formatDuration(stopSeconds)}`;
+}
+
+/** [0, 1, 2, 4] -> "P0–P2, P4": partitions as a person lists them. */
+export function formatPartitions(partitions: number[]): string {
+  const sorted = [...partitions].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    runs.push(j === i ? `P${sorted[i]}` : `P${sorted[i]}–P${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(', ');
+}
+
+/**
+ * Who paused what, from /lag's paused_partitions: "paused by the downstream: P0–P5", or "no
+ * consumer paused".
+ */
+export function formatPaused(paused: { manual: number[]; downstream: number[] }): string {
+  const parts: string[] = [];
+  if (paused.downstream.length > 0) parts.push(`paused by the downstream: ${formatPartitions(paused.downstream)}`);
+  if (paused.manual.length > 0) parts.push(`paused by hand: ${formatPartitions(paused.manual)}`);
+  return parts.length > 0 ? parts.join(' · ') : 'no consumer paused';
+}
+
+/**
+ * The producer's throttle from /status's producer_throttle: null when the monitor does not watch
+ * a producer (no PRODUCER_URL), so the page shows nothing.
+ */
+export function formatThrottle(
+  watch: { throttle: { mode: string; limit_per_sec: number | null; reason: string } | null; last_error: string | null } | null,
+): string | null {
+  if (watch === null) return null;
+  if (watch.throttle === null) return watch.last_error === null ? 'producer throttle: not read yet' : 'producer throttle: unknown (cannot read the producer)';
+  const { mode, limit_per_sec: limit } = watch.throttle;
+  if (mode === 'throttled' && limit !== null) return `producer throttled to ${formatRate(limit)} msg/s`;
+  if (mode === 'holding') return 'producer holding: sends nothing until the consumers commit again';
+  if (mode === 'open') return 'producer throttle on, open';
+  return 'producer throttle off';
+}

@@ -16,7 +16,7 @@ const style = `
 :root {
   --bg: #f1f5f9; --card: #ffffff; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0;
   --ok: #15803d; --warning: #c2410c; --critical: #b91c1c; --unknown: #64748b;
-  --lag: #2563eb; --produced: #7c3aed; --consumed: #0d9488;
+  --lag: #2563eb; --produced: #7c3aed; --consumed: #0d9488; --rebalance: #db2777;
 }
 * { box-sizing: border-box; }
 /* One screen: the page fills the window and the alert and advice lists scroll inside it. */
@@ -63,23 +63,31 @@ body[data-connection="stale"] .badge, body[data-connection="disconnected"] .badg
 .chart .threshold.critical { stroke: var(--critical); }
 .chart text.warning { fill: var(--warning); }
 .chart text.critical { fill: var(--critical); }
+/* A membership change: a line where it was seen, a band over the stop it caused. */
+.chart line.rebalance { stroke: var(--rebalance); stroke-width: 1.5; }
+.chart text.rebalance { fill: var(--rebalance); }
+.chart rect.rebalance-stop { fill: var(--rebalance); fill-opacity: .12; }
 .card-title .window { font-weight: 400; color: var(--muted); }
 .legend { margin-left: auto; display: flex; gap: 12px; font-weight: 400; font-size: 12px; color: var(--muted); }
 .legend i { display: inline-block; width: 14px; height: 3px; margin-right: 5px; vertical-align: middle; border-radius: 2px; }
 .legend i.dashed { height: 0; border-top: 2px dashed; border-radius: 0; }
-.partition { display: grid; grid-template-columns: 34px 1fr 64px 54px; align-items: center; column-gap: 10px; margin: 9px 0; }
+.partition { display: grid; grid-template-columns: 34px 1fr 56px 70px; align-items: center; column-gap: 10px; margin: 9px 0; }
 .partition .name { font-weight: 600; color: var(--muted); }
 .partition .bar { height: 14px; background: var(--bg); border-radius: 7px; overflow: hidden; }
 .partition .fill { height: 100%; background: var(--lag); border-radius: 7px; transition: width .4s; }
 .partition .lag { text-align: right; font-weight: 700; font-variant-numeric: tabular-nums; }
 .partition .offsets { grid-column: 2 / 5; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; }
 .partition .pill { justify-self: end; }
-/* Burrow-style evaluations: OK, WARN, STALL (a member makes no progress), STOP (nobody consumes). */
+/* Burrow-style evaluations: OK, PAUSED (a consumer paused itself and said so), WARN, STALL (a member makes no progress), STOP (nobody consumes). */
 .pill[data-evaluation="OK"] { background: var(--ok); }
+.pill[data-evaluation="PAUSED"] { background: #2563eb; }
 .pill[data-evaluation="WARN"] { background: var(--warning); }
 .pill[data-evaluation="STALL"] { background: var(--critical); }
 .pill[data-evaluation="STOP"] { background: #450a0a; }
 .evaluation-reason { color: var(--muted); font-size: 12px; }
+/* What the backpressure strategies are doing now: consumers paused, the producer throttled. */
+.strategies { display: flex; flex-wrap: wrap; gap: 4px 18px; color: var(--muted); font-size: 12px; margin: 2px 0 6px; }
+.strategies [data-active="true"] { color: inherit; font-weight: 600; }
 .bottom { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; min-height: 0; }
 .bottom .card { display: flex; flex-direction: column; min-height: 0; }
 .bottom ol, .bottom ul { list-style: none; margin: 0; padding: 0; overflow: auto; }
@@ -137,7 +145,7 @@ const body = `
   <section class="middle">
     <div class="card">
       <div class="card-title">Total lag <span class="window" id="lag-window"></span>
-        <span class="legend"><span><i style="background: var(--lag)"></i>lag</span><span><i class="dashed" style="color: var(--warning)"></i>warning</span><span><i class="dashed" style="color: var(--critical)"></i>critical</span></span>
+        <span class="legend"><span><i style="background: var(--lag)"></i>lag</span><span><i class="dashed" style="color: var(--warning)"></i>warning</span><span><i class="dashed" style="color: var(--critical)"></i>critical</span><span><i style="background: var(--rebalance)"></i>rebalance</span></span>
       </div>
       <svg class="chart lag" id="lag-chart" role="img" aria-label="total lag over the last five minutes"></svg>
       <div class="card-title">Messages per second <span class="window" id="rate-window"></span>
@@ -148,6 +156,7 @@ const body = `
     <div class="card">
       <div class="card-title">Lag per partition <span class="pill" id="evaluation" data-evaluation="">…</span></div>
       <div class="evaluation-reason" id="evaluation-reason"></div>
+      <div class="strategies" id="strategies"><span id="paused"></span><span id="throttle"></span></div>
       <div id="partitions"></div>
     </div>
   </section>
@@ -176,7 +185,7 @@ const HISTORY_RELOAD_MS = 5000;
 const ALERTS_SHOWN = 8;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-const state = { config: null, points: [], latest: null, historyDueAt: 0 };
+const state = { config: null, points: [], latest: null, historyDueAt: 0, rebalances: [], producerThrottle: null };
 const byId = (id) => document.getElementById(id);
 
 /** One element, with a class and text when given; text never goes through innerHTML. */
@@ -231,12 +240,16 @@ async function refresh() {
     if (!state.config) state.config = await getJson('config');
     const historyDue = Date.now() >= state.historyDueAt;
     const limit = Math.min(state.config.history_size, Math.ceil(WINDOW_MS / state.config.poll_interval_ms));
-    const [lag, alerts, advice, history] = await Promise.all([
+    const [lag, alerts, advice, history, rebalances, status] = await Promise.all([
       getJson('lag'),
       getJson('alerts?limit=' + Math.min(ALERTS_SHOWN, state.config.alerts_size)),
       getJson('recommendations'),
       historyDue ? getJson('lag/history?limit=' + limit) : null,
+      getJson('rebalances'),
+      getJson('status'),
     ]);
+    state.producerThrottle = status.producer_throttle;
+    state.rebalances = rebalances.events;
     if (history) {
       mergeHistory(history);
       state.historyDueAt = Date.now() + HISTORY_RELOAD_MS;
@@ -290,6 +303,14 @@ function render(lag, alerts, recommendations) {
   evaluation.dataset.evaluation = judged ? lag.evaluation.status : '';
   evaluation.title = 'evaluated over the last ' + formatSpan(lag.evaluation.window_ms / 1000);
   byId('evaluation-reason').textContent = lag.evaluation.reason;
+  const paused = byId('paused');
+  paused.textContent = formatPaused(lag.paused_partitions);
+  paused.dataset.active = String(lag.paused_partitions.manual.length + lag.paused_partitions.downstream.length > 0);
+  const throttle = byId('throttle');
+  const throttleText = formatThrottle(state.producerThrottle);
+  throttle.hidden = throttleText === null;
+  throttle.textContent = throttleText ?? '';
+  throttle.dataset.active = String(state.producerThrottle?.throttle?.mode === 'throttled' || state.producerThrottle?.throttle?.mode === 'holding');
   byId('production-rate').textContent = formatRate(lag.production_rate);
   byId('consumption-rate').textContent = formatRate(lag.consumption_rate);
   byId('members').textContent = lag.members + ' / ' + lag.partition_count;
@@ -302,7 +323,7 @@ function render(lag, alerts, recommendations) {
   drawChart(byId('lag-chart'), end, windowMs, [{ name: 'lag', key: 'lag', area: true }], [
     { name: 'warning', value: t.lag_warning },
     { name: 'critical', value: t.lag_critical },
-  ], formatCount);
+  ], formatCount, state.rebalances);
   drawChart(byId('rate-chart'), end, windowMs, [{ name: 'produced', key: 'produced' }, { name: 'consumed', key: 'consumed' }], [], formatRate);
   renderPartitions(lag.partitions);
   renderAlerts(alerts);
@@ -316,8 +337,11 @@ function setFavicon(status) {
   byId('favicon').href = 'data:image/svg+xml,' + encodeURIComponent(icon);
 }
 
-/** Lines of state.points over the \`windowMs\` up to \`end\`, with dashed threshold lines. */
-function drawChart(chart, end, windowMs, series, thresholds, formatTick) {
+/**
+ * Lines of state.points over the \`windowMs\` up to \`end\`, with dashed threshold lines and a
+ * marker for each rebalance event (GET /rebalances) inside the window.
+ */
+function drawChart(chart, end, windowMs, series, thresholds, formatTick, rebalances = []) {
   const width = chart.clientWidth;
   const height = chart.clientHeight;
   const pad = { left: 52, right: 64, top: 8, bottom: 20 };
@@ -356,6 +380,16 @@ function drawChart(chart, end, windowMs, series, thresholds, formatTick) {
     }
     chart.append(svg('path', { class: s.name + ' line', d: linePath(points) }));
   }
+  // Oldest first, labels on alternate rows, so that changes close together stay readable.
+  rebalances.filter((e) => Date.parse(e.at) >= start).reverse().forEach((e, i) => {
+    const seen = x(Date.parse(e.at));
+    const stopStart = x(Math.max(start, Date.parse(e.stop_started_at)));
+    const stopEnd = x(e.stop_ended_at === null ? end : Date.parse(e.stop_ended_at));
+    if (stopEnd > stopStart) chart.append(svg('rect', { class: 'rebalance-stop', x: stopStart, y: pad.top, width: stopEnd - stopStart, height: plotHeight }));
+    const line = svg('line', { class: 'rebalance', x1: seen, x2: seen, y1: pad.top, y2: pad.top + plotHeight });
+    line.append(svg('title', {}, e.members_before.length + ' → ' + e.members_after.length + ' members' + (e.joined.length ? '; joined ' + e.joined.join(', ') : '') + (e.left.length ? '; left ' + e.left.join(', ') : '')));
+    chart.append(line, svg('text', { class: 'rebalance', x: seen + 4, y: pad.top + 12 + (i % 2) * 14 }, rebalanceLabel(e.stop_seconds)));
+  });
 }
 
 function renderPartitions(partitions) {

@@ -9,6 +9,10 @@
  * baseline) up to the newest, where each sample holds per partition the committed offset, the
  * lag, and which member owns the partition (assignment.ts). The rules, first match wins:
  *
+ * 0. paused (PAUSED): lag above 0 now, and the partition's owner published with its last commit
+ *    that it paused itself (by hand or because its downstream is overloaded: the kit's
+ *    consumer-state rides in the commit metadata). Reported at once, window or not: a pause is a
+ *    decision, not a fault, and it is told apart from the stuck consumer of rule 4.
  * 1. window_incomplete (OK): the monitor has not watched the partition for a whole window yet
  *    (no sample at or before now - window holds it). Nothing is judged on part of a window.
  * 2. lag_zero_in_window (OK, Burrow's rule 1): lag was 0 at some sample of the window.
@@ -19,8 +23,8 @@
  *    tell them by whether anyone is there to commit.
  * 4. stalled (STALL, Burrow's rule 2): as 3, but a member owns the partition, and that member
  *    committed nothing on any of its partitions during the window: it is alive (it heartbeats,
- *    it keeps its assignment) and makes no progress: stuck processing. A consumer paused with
- *    the client's pause() looks exactly the same: consumers do not publish that they are paused.
+ *    it keeps its assignment) and makes no progress: stuck processing. (A paused owner that
+ *    published its pause is rule 0; one that did not, another tool's consumer, lands here.)
  * 5. waiting_for_owner (OK) / owner_not_keeping_up (WARN): as 4, but the owner did commit on its
  *    other partitions. Our consumers take one message at a time, one partition's batch after
  *    another, so a partition can wait a while for its turn. Fine while the owner's lag over all
@@ -35,16 +39,21 @@
  * counts as the owner of every partition, if it has members at all.
  */
 
-import { round } from '@bplab/kit';
+import { round, type PausedBy } from '@bplab/kit';
+import { trustedState } from './consumer-states.js';
 import { effectiveCommitted, partitionLag, type OffsetSample } from './lag.js';
 
-export const Evaluation = { OK: 'OK', WARN: 'WARN', STALL: 'STALL', STOP: 'STOP' } as const;
+export const Evaluation = { OK: 'OK', PAUSED: 'PAUSED', WARN: 'WARN', STALL: 'STALL', STOP: 'STOP' } as const;
 export type EvaluationStatus = (typeof Evaluation)[keyof typeof Evaluation];
-/** For metrics and for "worst of": 0 OK, 1 WARN, 2 STALL, 3 STOP. */
-export const EVALUATION_LEVEL: Record<EvaluationStatus, number> = { OK: 0, WARN: 1, STALL: 2, STOP: 3 };
+/**
+ * For metrics and for "worst of": 0 OK, 0.5 PAUSED, 1 WARN, 2 STALL, 3 STOP. PAUSED sits below
+ * WARN, so a rule or query on ">= 1" (something is wrong) does not count a chosen pause.
+ */
+export const EVALUATION_LEVEL: Record<EvaluationStatus, number> = { OK: 0, PAUSED: 0.5, WARN: 1, STALL: 2, STOP: 3 };
 export const EVALUATION_STATUSES = Object.values(Evaluation);
 
 export const EvaluationRule = {
+  paused: 'paused',
   windowIncomplete: 'window_incomplete',
   lagZeroInWindow: 'lag_zero_in_window',
   stopped: 'stopped',
@@ -77,6 +86,8 @@ export interface PartitionWindow {
   owner: string | null;
   /** The owner's partitions (this one included), summed at the window's two ends. */
   ownerProgress: { committed: number; lagStart: number; lagEnd: number };
+  /** The owner published that it paused itself (consumer-states.ts): which consumer, held by whom. */
+  pausedBy: { consumer: string; by: PausedBy } | null;
 }
 
 export interface PartitionEvaluation {
@@ -116,6 +127,11 @@ export function commitUnchanged(w: PartitionWindow): boolean {
   return w.points.every((p) => p.committed === first(w).committed);
 }
 
+/** PAUSED: lag waits on an owner that published its pause. */
+export function pausedByOwner(w: PartitionWindow): boolean {
+  return w.pausedBy !== null && last(w).lag > 0;
+}
+
 /** STOP: lag, no commit for the whole window, and nobody owns the partition to commit. */
 export function stopped(w: PartitionWindow): boolean {
   return w.complete && lagAlwaysPositive(w) && commitUnchanged(w) && w.owner === null;
@@ -149,6 +165,7 @@ export function evaluatePartition(w: PartitionWindow): PartitionEvaluation {
   const ownerLag = `${w.ownerProgress.lagStart} -> ${w.ownerProgress.lagEnd}`;
   const result = (status: EvaluationStatus, rule: EvaluationRuleName, reason: string) => ({ status, rule, reason });
 
+  if (pausedByOwner(w)) return result(Evaluation.PAUSED, EvaluationRule.paused, `lag ${lag}: ${w.pausedBy!.consumer} is paused (${w.pausedBy!.by}), staying in the group`);
   if (!w.complete) return result(Evaluation.OK, EvaluationRule.windowIncomplete, `watched for ${seconds} s of the ${windowSeconds} s window: not judged yet`);
   if (lagZeroInWindow(w)) return result(Evaluation.OK, EvaluationRule.lagZeroInWindow, `lag was 0 within the last ${seconds} s`);
   if (stopped(w)) return result(Evaluation.STOP, EvaluationRule.stopped, `lag ${lag}, committed offset ${committed} unchanged for ${seconds} s, and no member owns the partition`);
@@ -165,7 +182,7 @@ export function evaluatePartition(w: PartitionWindow): PartitionEvaluation {
   return result(Evaluation.OK, EvaluationRule.lagFalling, `lag fell ${first(w).lag} -> ${lag} in ${seconds} s`);
 }
 
-/** The worst of some statuses: STOP over STALL over WARN over OK; OK for none. */
+/** The worst of some statuses: STOP over STALL over WARN over PAUSED over OK; OK for none. */
 export function worst(statuses: EvaluationStatus[]): EvaluationStatus {
   return statuses.reduce<EvaluationStatus>((a, b) => (EVALUATION_LEVEL[b] > EVALUATION_LEVEL[a] ? b : a), Evaluation.OK);
 }
@@ -227,7 +244,9 @@ export function partitionWindows(samples: OffsetSample[], windowMs: number): Par
         return x ? [{ at: s.at, committed: effectiveCommitted(x), lag: partitionLag(x) }] : [];
       });
       const owner = owners.get(p.partition) ?? null;
-      return { partition: p.partition, points, complete: at(baseline, p.partition) !== undefined, windowMs, owner, ownerProgress: ownerProgress(owner) };
+      const state = trustedState(p);
+      const pausedBy = state?.paused_by ? { consumer: state.consumer, by: state.paused_by } : null;
+      return { partition: p.partition, points, complete: at(baseline, p.partition) !== undefined, windowMs, owner, ownerProgress: ownerProgress(owner), pausedBy };
     })
     .sort((a, b) => a.partition - b.partition);
 }

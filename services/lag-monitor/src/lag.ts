@@ -3,7 +3,8 @@
  * metrics read snapshots out, and every rule here is table-tested without a broker.
  */
 
-import { round } from '@bplab/kit';
+import { round, type ConsumerState } from '@bplab/kit';
+import { publishedStates, type PublishedStates } from './consumer-states.js';
 
 export type LagStatus = 'ok' | 'warning' | 'critical';
 export const STATUS_LEVEL: Record<LagStatus, number> = { ok: 0, warning: 1, critical: 2 };
@@ -22,8 +23,15 @@ export interface OffsetSample {
      * assignment could not be read). See evaluate.ts.
      */
     owner?: string | null;
+    /**
+     * What the consumer that made the commit published with it (kit's consumer-state), if it
+     * published anything; absent in samples built by hand.
+     */
+    consumer_state?: ConsumerState | null;
   }[];
   members: number;
+  /** Each member's id and client id, in the order Kafka lists them. */
+  member_list?: { member_id: string; client_id: string }[];
   group_state: string;
 }
 
@@ -45,7 +53,7 @@ export interface Thresholds {
   rateWarning: number;
 }
 
-export interface LagSnapshot {
+export interface LagSnapshot extends PublishedStates {
   timestamp: string;
   total_lag: number;
   /** The largest per-partition time lag: how old the oldest unprocessed order is, roughly. */
@@ -162,5 +170,6 @@ export function snapshot(samples: OffsetSample[], thresholds: Thresholds, rateWi
     consumption_rate: r?.consumption_rate ?? null,
     members: latest.members,
     group_state: latest.group_state,
+    ...publishedStates(latest),
   };
 }

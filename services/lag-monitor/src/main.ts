@@ -2,6 +2,7 @@ import { close, createApp, createKafka, createLogger, createRegistry, listen, on
 import { readConfig } from './config.js';
 import { lagMetrics } from './metrics.js';
 import { Poller, readOffsets } from './poller.js';
+import { ProducerWatch } from './producer-watch.js';
 import { monitorRoutes } from './routes.js';
 import { LagTracker } from './tracker.js';
 
@@ -21,6 +22,7 @@ run(async () => {
     evaluationWindowMs: config.EVALUATION_WINDOW_MS,
     historySize: config.HISTORY_SIZE,
     alertsSize: config.ALERTS_SIZE,
+    pollIntervalMs: config.POLL_INTERVAL_MS,
   });
   const kafka = createKafka(service, config.KAFKA_BROKERS, logger);
   const admin = kafka.admin({ retry: { retries: 1 } });
@@ -28,14 +30,18 @@ run(async () => {
     admin,
     () => readOffsets(admin, config.TOPIC, config.GROUP_ID),
     (sample) => {
-      const { snapshot, alert } = tracker.record(sample);
+      const { snapshot, alert, rebalances } = tracker.record(sample);
       metrics.update(snapshot);
+      metrics.rebalances(rebalances);
       if (alert) logger.info({ from: alert.from, to: alert.to, lag: alert.total_lag }, alert.message);
+      for (const e of rebalances.closed) logger.info({ joined: e.joined, left: e.left, lag_added: e.lag_added }, `rebalance to ${e.members_after.length} members stopped consumption for ${e.stop_seconds} s`);
     },
     () => metrics.polls.inc({ ...metrics.labels, result: 'error' }),
     config.POLL_INTERVAL_MS,
     logger,
   );
+
+  const producerWatch = config.PRODUCER_URL === undefined ? undefined : new ProducerWatch(config.PRODUCER_URL, config.POLL_INTERVAL_MS);
 
   const app = createApp({
     logger,
@@ -51,13 +57,16 @@ run(async () => {
       evaluationWindowMs: config.EVALUATION_WINDOW_MS,
       historySize: config.HISTORY_SIZE,
       alertsSize: config.ALERTS_SIZE,
+      producer: () => producerWatch?.state ?? null,
       recommendContext: () => ({ thresholds, drainTargetSeconds: config.DRAIN_TARGET_SECONDS, perConsumerRate: tracker.perConsumerRate }),
     }),
   });
   const server = await listen(app, config.PORT, logger);
   poller.start();
+  producerWatch?.start();
 
   onShutdown(logger, async () => {
+    producerWatch?.stop();
     await poller.stop();
     await close(server);
   });

@@ -1,4 +1,4 @@
-import type { Admin, Logger } from '@bplab/kit';
+import { decodeConsumerState, type Admin, type Logger } from '@bplab/kit';
 import { partitionOwners } from './assignment.js';
 import type { OffsetSample } from './lag.js';
 
@@ -12,7 +12,7 @@ export async function readOffsets(admin: Admin, topic: string, groupId: string, 
     admin.fetchOffsets({ groupId, topics: [topic] }),
     admin.describeGroups([groupId]),
   ]);
-  const commits = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  const commits = new Map((committed.find((t) => t.topic === topic)?.partitions ?? []).map((p) => [p.partition, p]));
   const group = groups.groups.find((g) => g.groupId === groupId);
   const members = group?.members.length ?? 0;
   // Kafka reports assignments only for a Stable group; during a rebalance ownership is unknown.
@@ -20,17 +20,20 @@ export async function readOffsets(admin: Admin, topic: string, groupId: string, 
   return {
     at: now(),
     partitions: ends.map((p) => {
-      const c = commits.get(p.partition);
+      const commit = commits.get(p.partition);
+      const c = commit === undefined ? undefined : Number(commit.offset);
       return {
         partition: p.partition,
         start_offset: Number(p.low),
         end_offset: Number(p.high),
         // kafkajs reports "no commit" as -1.
         committed_offset: c === undefined || c < 0 ? null : c,
+        consumer_state: decodeConsumerState(commit?.metadata),
         ...(members === 0 ? { owner: null } : owners ? { owner: owners.get(p.partition) ?? null } : {}),
       };
     }),
     members,
+    member_list: (group?.members ?? []).map((m) => ({ member_id: m.memberId, client_id: m.clientId })),
     group_state: group?.state ?? 'Unknown',
   };
 }

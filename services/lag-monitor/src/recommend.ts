@@ -32,15 +32,31 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
     if (s.total_lag > 0) out.push({ severity: 'critical', action: 'Start a consumer: the group has no members', reason: `${s.total_lag} messages are waiting and nobody is consuming them` });
     return out;
   }
-  if (s.total_lag > 0 && s.consumption_rate === 0) {
+  // Consumers that published a pause: the advice is about the pause, not about capacity, since
+  // more consumers would only wait too (or press harder on an overloaded downstream).
+  const { manual, downstream } = s.paused_partitions;
+  if (s.total_lag > 0 && downstream.length > 0) {
     out.push({
       severity: 'warning',
-      action: 'Check the consumers: lag is not moving (paused or stuck?). POST /resume on a paused consumer',
+      action: 'Relieve the downstream: the consumers paused themselves because it is overloaded (GET /downstream on a consumer); adding consumers would press harder on it',
+      reason: `partitions ${downstream.join(', ')} are paused by the downstream's health; they resume on their own once it recovers`,
+    });
+  }
+  if (s.total_lag > 0 && manual.length > 0) {
+    out.push({ severity: 'warning', action: 'Resume the consumers paused by hand: POST /resume', reason: `partitions ${manual.join(', ')} are paused by hand while ${s.total_lag} messages wait` });
+  }
+  const paused = s.total_lag > 0 && manual.length + downstream.length > 0;
+  if (!paused && s.total_lag > 0 && s.consumption_rate === 0) {
+    out.push({
+      severity: 'warning',
+      action: 'Check the consumers: lag is not moving and none says it is paused (stuck?)',
       reason: `lag is ${s.total_lag} and nothing was committed in the last rate window`,
     });
   }
 
-  if (ctx.perConsumerRate !== null && ctx.perConsumerRate > 0 && (growing || s.status !== 'ok')) {
+  if (paused) {
+    // Sized once they consume again.
+  } else if (ctx.perConsumerRate !== null && ctx.perConsumerRate > 0 && (growing || s.status !== 'ok')) {
     const load = { arrivalRate: s.production_rate ?? 0, backlog: s.total_lag, drainSeconds: ctx.drainTargetSeconds };
     const needed = consumersNeeded(load, ctx.perConsumerRate);
     if (needed > partitions) {

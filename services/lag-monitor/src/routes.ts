@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { DASHBOARD_CSP, dashboardHtml } from './dashboard.js';
 import type { Thresholds } from './lag.js';
 import type { PollState } from './poller.js';
+import type { ProducerWatchState } from './producer-watch.js';
+import { REBALANCE_EVENTS_KEPT } from './rebalance.js';
 import { recommend, type RecommendContext } from './recommend.js';
 import type { LagTracker, MonitorSnapshot } from './tracker.js';
 import { whatIf } from './whatif.js';
@@ -19,12 +21,15 @@ export interface MonitorDeps {
   historySize: number;
   alertsSize: number;
   recommendContext: () => RecommendContext;
+  /** The producer's throttle as last read; null when no PRODUCER_URL is set. */
+  producer: () => ProducerWatchState | null;
 }
 
 export function monitorRoutes(deps: MonitorDeps) {
   const { tracker, poll } = deps;
   const historyQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.historySize).default(Math.min(100, deps.historySize)) });
   const alertsQuery = z.object({ limit: z.coerce.number().int().min(1).max(deps.alertsSize).default(deps.alertsSize) });
+  const rebalancesQuery = z.object({ limit: z.coerce.number().int().min(1).max(REBALANCE_EVENTS_KEPT).default(REBALANCE_EVENTS_KEPT) });
   // The what-if inputs of GET /recommendations; each one left out falls back to a measurement.
   const whatIfQuery = z.object({
     production_rate: z.coerce.number().min(0).max(1_000_000).optional(),
@@ -56,7 +61,7 @@ export function monitorRoutes(deps: MonitorDeps) {
       });
     });
     app.get('/lag', (_req, res) => {
-      res.json(current());
+      res.json({ ...current(), rebalance_cost: tracker.rebalanceCost() });
     });
     app.get('/lag/history', (req, res) => {
       const { limit } = parse(historyQuery, req.query, 'query');
@@ -67,6 +72,11 @@ export function monitorRoutes(deps: MonitorDeps) {
       const { limit } = parse(alertsQuery, req.query, 'query');
       const alerts = tracker.alerts(limit);
       res.json({ count: alerts.length, alerts });
+    });
+    app.get('/rebalances', (req, res) => {
+      const { limit } = parse(rebalancesQuery, req.query, 'query');
+      const events = tracker.rebalanceEvents(limit);
+      res.json({ group: deps.group, topic: deps.topic, count: events.length, events });
     });
     app.get('/status', (_req, res) => {
       const s = current();
@@ -83,6 +93,8 @@ export function monitorRoutes(deps: MonitorDeps) {
         evaluation_reason: s.evaluation.reason,
         drain_seconds: s.drain_seconds,
         drain_status: s.drain_status,
+        paused_partitions: s.paused_partitions,
+        producer_throttle: deps.producer(),
         stale: s.stale,
         timestamp: s.timestamp,
       });

@@ -2,6 +2,7 @@ import { saturatedRate } from '@bplab/kit';
 import { drainEstimate, type Drain } from './drain.js';
 import { evaluate, type GroupEvaluation, type PartitionEvaluation } from './evaluate.js';
 import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type PartitionLag, type Thresholds } from './lag.js';
+import { RebalanceDetector, type RebalanceCost, type RebalanceEvent } from './rebalance.js';
 
 /** A lag snapshot with its diagnosis: the Burrow-style evaluation and the drain estimate. */
 export interface MonitorSnapshot extends LagSnapshot, Drain {
@@ -30,6 +31,8 @@ export interface TrackerOptions {
   evaluationWindowMs: number;
   historySize: number;
   alertsSize: number;
+  /** How precisely a rebalance's stop is known: the time between samples. */
+  pollIntervalMs: number;
 }
 
 /**
@@ -51,11 +54,17 @@ export class LagTracker {
   private saturatedRates: { at: number; rate: number }[] = [];
   /** When the member count last changed (a rebalance); null until a change is seen. */
   private membersChangedAt: number | null = null;
+  private readonly rebalances: RebalanceDetector;
 
-  constructor(private readonly options: TrackerOptions) {}
+  constructor(private readonly options: TrackerOptions) {
+    this.rebalances = new RebalanceDetector(options.pollIntervalMs);
+  }
 
-  /** Adds a sample; returns the new snapshot and the alert it raised, if its status changed. */
-  record(sample: OffsetSample): { snapshot: MonitorSnapshot; alert: Alert | undefined } {
+  /**
+   * Adds a sample; returns the new snapshot, the alert it raised if its status changed, and the
+   * rebalance events it opened and closed.
+   */
+  record(sample: OffsetSample): { snapshot: MonitorSnapshot; alert: Alert | undefined; rebalances: { opened: RebalanceEvent[]; closed: RebalanceEvent[] } } {
     this.samples.push(sample);
     this.samples = this.samples.filter((s) => sample.at - s.at <= this.options.sampleWindowMs);
     const next = diagnose(snapshot(this.samples, this.options.thresholds, this.options.rateWindowMs), this.samples, this.options.evaluationWindowMs);
@@ -64,7 +73,13 @@ export class LagTracker {
     // Saturated as the operator's rule has it (the kit's saturated): a backlog of at least the
     // warning threshold, the members of the sample before, no change within the settle time.
     const rate = saturatedRate(
-      { backlog: next.total_lag, consumptionRate: next.consumption_rate, members: next.members, partitions: next.partition_count },
+      {
+        backlog: next.total_lag,
+        consumptionRate: next.consumption_rate,
+        members: next.members,
+        partitions: next.partition_count,
+        pausedPartitions: next.paused_partitions.manual.length + next.paused_partitions.downstream.length,
+      },
       {
         backlogThreshold: this.options.thresholds.lagWarning,
         expectedMembers: this.latest?.members ?? next.members,
@@ -78,7 +93,7 @@ export class LagTracker {
     if (alert) push(this.alertRing, alert, this.options.alertsSize);
     push(this.historyRing, next, this.options.historySize);
     this.latest = next;
-    return { snapshot: next, alert };
+    return { snapshot: next, alert, rebalances: this.rebalances.observe(sample) };
   }
 
   history(limit: number): MonitorSnapshot[] {
@@ -87,6 +102,15 @@ export class LagTracker {
 
   alerts(limit: number): Alert[] {
     return this.alertRing.slice(-limit).reverse();
+  }
+
+  /** The newest rebalance events, newest first. */
+  rebalanceEvents(limit: number): RebalanceEvent[] {
+    return this.rebalances.events(limit);
+  }
+
+  rebalanceCost(): RebalanceCost {
+    return this.rebalances.cost();
   }
 }
 

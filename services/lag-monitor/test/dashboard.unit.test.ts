@@ -1,6 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { dashboardHtml } from '../src/dashboard.js';
-import { axisTicks, chartWindow, formatCount, formatDrain, formatDuration, formatRate, formatSpan, formatTrend, linePath, timeStep } from '../src/dashboard-helpers.js';
+import {
+  axisTicks,
+  chartWindow,
+  formatCount,
+  formatDrain,
+  formatDuration,
+  formatPartitions,
+  formatPaused,
+  formatRate,
+  formatSpan,
+  formatThrottle,
+  formatTrend,
+  linePath,
+  rebalanceLabel,
+  timeStep,
+} from '../src/dashboard-helpers.js';
 
 describe('dashboard helpers', () => {
   it('formats counts, rates and trends for reading at a glance', () => {
@@ -24,6 +39,15 @@ describe('dashboard helpers', () => {
     expect(formatDuration(7380)).toBe('2 h 03 m');
     expect(formatSpan(90)).toBe('90 s');
     expect(formatSpan(120)).toBe('2 min');
+  });
+
+  it.each([
+    { stop: 3.24, text: 'rebalance 3.2 s' },
+    { stop: 0, text: 'rebalance 0 s' },
+    { stop: 75, text: 'rebalance 1 m 15 s' },
+    { stop: null, text: 'rebalancing' },
+  ])('labels a rebalance marker with its stop: $stop -> $text', ({ stop, text }) => {
+    expect(rebalanceLabel(stop)).toBe(text);
   });
 
   it.each([
@@ -70,5 +94,37 @@ describe('dashboard page', () => {
   it('loads nothing from the network: its only URL is the SVG namespace', () => {
     expect(dashboardHtml.match(/\w+:\/\/[^'"\s)]+/g)).toEqual(['http://www.w3.org/2000/svg']);
     expect(dashboardHtml).not.toMatch(/@import|<link[^>]+stylesheet|<script[^>]+src=/);
+  });
+});
+
+describe('what the strategies are doing, in words', () => {
+  it.each([
+    { partitions: [], text: '' },
+    { partitions: [3], text: 'P3' },
+    { partitions: [2, 0, 1, 4], text: 'P0–P2, P4' },
+    { partitions: [0, 2, 4, 5], text: 'P0, P2, P4–P5' },
+  ])('partitions $partitions -> "$text"', ({ partitions, text }) => {
+    expect(formatPartitions(partitions)).toBe(text);
+  });
+
+  it.each([
+    { paused: { manual: [], downstream: [] }, text: 'no consumer paused' },
+    { paused: { manual: [], downstream: [0, 1, 2, 3, 4, 5] }, text: 'paused by the downstream: P0–P5' },
+    { paused: { manual: [4], downstream: [0, 1] }, text: 'paused by the downstream: P0–P1 · paused by hand: P4' },
+  ])('paused $paused -> "$text"', ({ paused, text }) => {
+    expect(formatPaused(paused)).toBe(text);
+  });
+
+  const watch = (mode: string, limit: number | null) => ({ throttle: { mode, limit_per_sec: limit, reason: 'r' }, last_error: null });
+  it.each([
+    { watch: null, text: null },
+    { watch: { throttle: null, last_error: null }, text: 'producer throttle: not read yet' },
+    { watch: { throttle: null, last_error: 'GET http://producer:8000/throttle: ECONNREFUSED' }, text: 'producer throttle: unknown (cannot read the producer)' },
+    { watch: watch('off', null), text: 'producer throttle off' },
+    { watch: watch('open', null), text: 'producer throttle on, open' },
+    { watch: watch('throttled', 3.52), text: 'producer throttled to 3.5 msg/s' },
+    { watch: watch('holding', 0), text: 'producer holding: sends nothing until the consumers commit again' },
+  ])('throttle $watch -> $text', ({ watch: w, text }) => {
+    expect(formatThrottle(w)).toBe(text);
   });
 });

@@ -14,6 +14,7 @@ import {
   lagZeroInWindow,
   ownerLagFell,
   partitionWindows,
+  pausedByOwner,
   stalled,
   stopped,
   waitingForOwner,
@@ -35,16 +36,21 @@ function win(points: [committed: number, lag: number][], over: Partial<Partition
     windowMs: WINDOW,
     owner: 'member-a',
     ownerProgress: { committed: 0, lagStart: 10, lagEnd: 10 },
+    pausedBy: null,
     ...over,
   };
 }
 
+const paused = { pausedBy: { consumer: 'consumer-1', by: 'downstream' as const } };
 const stuck = (lag = 10): [number, number][] => Array.from({ length: 11 }, () => [5, lag]);
 const falling: [number, number][] = Array.from({ length: 11 }, (_, i) => [i, 20 - i]);
 const growing: [number, number][] = Array.from({ length: 11 }, (_, i) => [i, 10 + i]);
 
 describe('each rule on its own', () => {
   it.each([
+    { rule: 'pausedByOwner', fn: pausedByOwner, w: win(stuck(), paused), holds: true },
+    { rule: 'pausedByOwner: not without lag now', fn: pausedByOwner, w: win([[5, 3], [8, 0]], paused), holds: false },
+    { rule: 'pausedByOwner: not unless published', fn: pausedByOwner, w: win(stuck()), holds: false },
     { rule: 'lagZeroInWindow', fn: lagZeroInWindow, w: win([[0, 3], [3, 0], [3, 4]]), holds: true },
     { rule: 'lagZeroInWindow', fn: lagZeroInWindow, w: win([[0, 3], [3, 1], [3, 4]]), holds: false },
     { rule: 'commitUnchanged', fn: commitUnchanged, w: win(stuck()), holds: true },
@@ -71,6 +77,9 @@ describe('each rule on its own', () => {
 describe('evaluatePartition: the first matching rule decides', () => {
   const busyElsewhere = (lagStart: number, lagEnd: number) => ({ ownerProgress: { committed: 4, lagStart, lagEnd } });
   it.each([
+    { name: 'a paused owner with lag, even before a whole window', w: win(stuck(), { ...paused, complete: false }), status: 'PAUSED', rule: 'paused' },
+    { name: 'a paused owner with lag and no commit: PAUSED, not STALL', w: win(stuck(), paused), status: 'PAUSED', rule: 'paused' },
+    { name: 'a paused owner with nothing waiting is OK', w: win([[5, 0], [5, 0]], paused), status: 'OK', rule: 'lag_zero_in_window' },
     { name: 'part of a window is not judged, however bad', w: win(stuck(), { owner: null, complete: false }), status: 'OK', rule: 'window_incomplete' },
     { name: 'lag touched 0 (light load blips)', w: win([[0, 1], [1, 0], [1, 1]]), status: 'OK', rule: 'lag_zero_in_window' },
     { name: 'lag touched 0 beats a stuck commit', w: win([[5, 0], [5, 3], [5, 6]], { owner: null }), status: 'OK', rule: 'lag_zero_in_window' },
@@ -90,6 +99,7 @@ describe('evaluatePartition: the first matching rule decides', () => {
   it('says why in numbers', () => {
     expect(evaluatePartition(win(stuck(42), { owner: null })).reason).toBe('lag 42, committed offset 5 unchanged for 10 s, and no member owns the partition');
     expect(evaluatePartition(win(stuck(42))).reason).toMatch(/its owner member-a committed nothing on any partition: stuck \(or paused\)/);
+    expect(evaluatePartition(win(stuck(42), paused)).reason).toBe('lag 42: consumer-1 is paused (downstream), staying in the group');
   });
 
   it('is OK before a whole window, whatever the points', () => {
@@ -134,6 +144,8 @@ describe('the group is its worst partition', () => {
     { statuses: [], expected: 'OK' },
     { statuses: ['OK', 'OK'], expected: 'OK' },
     { statuses: ['OK', 'WARN', 'OK'], expected: 'WARN' },
+    { statuses: ['OK', 'PAUSED', 'OK'], expected: 'PAUSED' },
+    { statuses: ['PAUSED', 'WARN'], expected: 'WARN' },
     { statuses: ['WARN', 'STALL', 'OK'], expected: 'STALL' },
     { statuses: ['STALL', 'STOP', 'WARN'], expected: 'STOP' },
   ] as { statuses: EvaluationStatus[]; expected: EvaluationStatus }[])('$statuses -> $expected', ({ statuses, expected }) => {
@@ -166,7 +178,7 @@ describe('the group is its worst partition', () => {
       status: 'STALL',
       window_ms: WINDOW,
       complete: true,
-      counts: { OK: 1, WARN: 1, STALL: 2, STOP: 0 },
+      counts: { OK: 1, PAUSED: 0, WARN: 1, STALL: 2, STOP: 0 },
       worst_partitions: [1, 3],
       reason: 'STALL on partitions 1, 3: STALL here',
     });
@@ -238,6 +250,15 @@ describe('evaluate: windows from the poller samples', () => {
     expect(statuses(samples)).toEqual({ partitions: ['OK:lag_falling', 'OK:waiting_for_owner'], group: 'OK' });
     const stuckGroup = series(12, () => ({ parts: [[100, 40], [60, 10]] }));
     expect(statuses(stuckGroup).group).toBe('STALL');
+  });
+
+  it('a member that published its pause: PAUSED; a pause published by a member that no longer owns the partition: not trusted', () => {
+    const state = (member: string, paused_by: 'manual' | 'downstream' | null) => ({ consumer: `consumer-${member}`, member, paused_by, batch_size: 1 });
+    const withStates = (samples: OffsetSample[], states: ReturnType<typeof state>[]) =>
+      samples.map((s) => ({ ...s, partitions: s.partitions.map((p, i) => ({ ...p, consumer_state: states[i] })) }));
+    const stuckSamples = series(12, () => ({ parts: [[50, 40, 'a'], [60, 41, 'a']] }));
+    expect(statuses(withStates(stuckSamples, [state('a', 'downstream'), state('a', 'downstream')]))).toEqual({ partitions: ['PAUSED:paused', 'PAUSED:paused'], group: 'PAUSED' });
+    expect(statuses(withStates(stuckSamples, [state('b', 'manual'), state('a', null)]))).toEqual({ partitions: ['STALL:stalled', 'STALL:stalled'], group: 'STALL' });
   });
 
   it('production outrunning consumption: WARN', () => {

@@ -18,6 +18,8 @@ const base: LagSnapshot = {
   consumption_rate: 0,
   members: 1,
   group_state: 'Stable',
+  paused_partitions: { manual: [], downstream: [] },
+  batch_size: 1,
 };
 const ctx = (perConsumerRate: number | null) => ({ thresholds, drainTargetSeconds: 60, perConsumerRate });
 
@@ -42,9 +44,21 @@ describe('recommend', () => {
     expect(scale[0]).toMatchObject({ severity: 'warning', suggested_consumers: 3, action: 'Scale consumers from 1 to 3' });
   });
 
-  it('flags a group that has lag but commits nothing (paused or stuck)', () => {
+  it('flags a group that has lag but commits nothing and says no pause (stuck)', () => {
     const r = recommend({ ...base, status: 'warning', total_lag: 150, rate_of_change: 5, production_rate: 5, consumption_rate: 0 }, ctx(null));
-    expect(r.map((x) => x.action).join(' | ')).toMatch(/paused or stuck/);
+    expect(r.map((x) => x.action).join(' | ')).toMatch(/none says it is paused \(stuck\?\)/);
+  });
+
+  it('advises on a published pause instead of scaling: resume by hand, or relieve the downstream', () => {
+    const stuck = { ...base, status: 'critical' as const, total_lag: 600, rate_of_change: 5, production_rate: 5, consumption_rate: 0 };
+    const byHand = recommend({ ...stuck, paused_partitions: { manual: [0, 1, 2], downstream: [] } }, ctx(2));
+    expect(byHand.map((x) => x.action)).toEqual(['Resume the consumers paused by hand: POST /resume']);
+    expect(byHand[0]!.reason).toBe('partitions 0, 1, 2 are paused by hand while 600 messages wait');
+    const downstream = recommend({ ...stuck, paused_partitions: { manual: [], downstream: [3] } }, ctx(2));
+    expect(downstream).toHaveLength(1);
+    expect(downstream[0]!.action).toMatch(/^Relieve the downstream: .* adding consumers would press harder on it$/);
+    // Nothing waiting: a pause needs no advice.
+    expect(recommend({ ...base, paused_partitions: { manual: [0], downstream: [] } }, ctx(2)).map((x) => x.action)).toEqual(['No action needed']);
   });
 
   it('reports idle consumers beyond the partition count and the drain estimate', () => {

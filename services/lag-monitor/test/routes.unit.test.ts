@@ -13,7 +13,7 @@ const WINDOW = 10_000;
 describe('lag monitor routes: evaluation, drain and what-if', () => {
   let server: Server;
   let url: string;
-  const tracker = new LagTracker({ thresholds, rateWindowMs: 5000, sampleWindowMs: 600_000, evaluationWindowMs: WINDOW, historySize: 100, alertsSize: 10 });
+  const tracker = new LagTracker({ thresholds, rateWindowMs: 5000, sampleWindowMs: 600_000, evaluationWindowMs: WINDOW, historySize: 100, alertsSize: 10, pollIntervalMs: 1000 });
   const sample = (at: number): OffsetSample => ({
     at,
     partitions: [
@@ -42,6 +42,7 @@ describe('lag monitor routes: evaluation, drain and what-if', () => {
         historySize: 100,
         alertsSize: 10,
         recommendContext: () => ({ thresholds, drainTargetSeconds: 60, perConsumerRate: 2 }),
+        producer: () => null,
       }),
     });
     await new Promise<void>((resolve) => {
@@ -65,6 +66,17 @@ describe('lag monitor routes: evaluation, drain and what-if', () => {
     ]);
     expect(body.evaluation).toMatchObject({ status: 'STALL', window_ms: WINDOW, complete: true, counts: { OK: 1, WARN: 0, STALL: 2, STOP: 0 }, worst_partitions: [0, 2] });
     expect(body).toMatchObject({ total_lag: 120, drain_seconds: null, drain_status: 'not_draining', drain_reason: 'not draining: nothing consumed in the rate window' });
+  });
+
+  it('GET /rebalances and /lag rebalance_cost: none without a membership change', async () => {
+    expect((await get('/rebalances')).body).toEqual({ group: 'g', topic: 't', count: 0, events: [] });
+    expect((await get('/lag')).body.rebalance_cost).toEqual({ events: 0, typical_stop_seconds: null, last: null });
+  });
+
+  it.each(['limit=0', 'limit=51', 'limit=many'])('GET /rebalances?%s -> 400 naming query.limit', async (query) => {
+    const { status, body } = await get(`/rebalances?${query}`);
+    expect(status).toBe(400);
+    expect(body.problems.map((p: { field: string }) => p.field)).toEqual(['query.limit']);
   });
 
   it('GET /status and GET /config carry the evaluation and its window', async () => {

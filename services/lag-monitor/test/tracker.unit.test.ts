@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { OffsetSample } from '../src/lag.js';
 import { LagTracker } from '../src/tracker.js';
 
-const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, evaluationWindowMs: 10_000, historySize: 3, alertsSize: 2 };
+const options = { thresholds: { lagWarning: 100, lagCritical: 500, rateWarning: 1000 }, rateWindowMs: 5000, sampleWindowMs: 60_000, evaluationWindowMs: 10_000, historySize: 3, alertsSize: 2, pollIntervalMs: 1000 };
 const sample = (at: number, end: number, committed: number, members = 1): OffsetSample => ({
   at,
   partitions: [{ partition: 0, start_offset: 0, end_offset: end, committed_offset: committed }],
@@ -69,6 +69,20 @@ describe('LagTracker', () => {
     for (let s = 13; s <= 26; s++) t.record(sample(s * 1000, 1050, 1000 + (s - 12) * 2));
     expect(t.latest!.evaluation.status).toBe('OK');
     expect(t.latest).toMatchObject({ drain_status: 'draining', drain_seconds: 11 });
+  });
+
+  it('records each membership change as a rebalance event, and what it cost once consumption resumes', () => {
+    const t = new LagTracker(options);
+    const withMembers = (s: OffsetSample, ids: string[], group_state = 'Stable'): OffsetSample => ({ ...s, members: ids.length, member_list: ids.map((id) => ({ member_id: id, client_id: `client-${id}` })), group_state });
+    expect(t.record(withMembers(sample(0, 110, 100), ['a'])).rebalances).toEqual({ opened: [], closed: [] });
+    t.record(withMembers(sample(1000, 120, 110), ['a']));
+    const join = t.record(withMembers(sample(2000, 130, 110), ['a', 'b'], 'PreparingRebalance')).rebalances;
+    expect(join.opened.map((e) => e.joined)).toEqual([['client-b']]);
+    t.record(withMembers(sample(3000, 140, 110), ['a', 'b']));
+    const resumed = t.record(withMembers(sample(4000, 150, 130), ['a', 'b'])).rebalances;
+    expect(resumed.closed).toMatchObject([{ stop_started_at: new Date(1000).toISOString(), stop_ended_at: new Date(4000).toISOString(), stop_seconds: 3, lag_added: 30, resolution_ms: 1000 }]);
+    expect(t.rebalanceEvents(5)).toEqual(resumed.closed);
+    expect(t.rebalanceCost()).toEqual({ events: 1, typical_stop_seconds: 3, last: resumed.closed[0] });
   });
 
   it('alerts on the first snapshot only when it is already not ok', () => {

@@ -1,3 +1,4 @@
+import { readJson } from '@bplab/kit';
 import { z } from 'zod';
 import { LAG_STATUSES, type Poll } from './throttle.js';
 
@@ -17,22 +18,11 @@ const lagBody = z.object({
  */
 export async function readLag(baseUrl: string, topic: string, timeoutMs: number): Promise<Poll> {
   const url = `${baseUrl.replace(/\/+$/, '')}/lag`;
-  const unreachable = (why: string): Poll => ({ result: 'unreachable', error: `GET ${url}: ${why}` });
-  let body: unknown;
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
-    if (!response.ok) return unreachable(`HTTP ${response.status}`);
-    body = await response.json();
-  } catch (err) {
-    return unreachable(err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err));
-  }
-  const parsed = lagBody.safeParse(body);
-  if (!parsed.success) {
-    return unreachable(`unexpected body (${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')})`);
-  }
-  const lag = parsed.data;
+  const read = await readJson(url, lagBody, timeoutMs);
+  if (!read.ok) return { result: 'unreachable', error: read.error };
+  const lag = read.body;
   // A monitor watching another topic says nothing about the orders this producer sends.
-  if (lag.topic !== topic) return unreachable(`reports topic ${lag.topic}, this producer sends to ${topic}`);
+  if (lag.topic !== topic) return { result: 'unreachable', error: `GET ${url}: reports topic ${lag.topic}, this producer sends to ${topic}` };
   const report = { status: lag.status, totalLag: lag.total_lag, consumptionRate: lag.consumption_rate };
   return { result: lag.stale ? 'stale' : 'ok', report };
 }

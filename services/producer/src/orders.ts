@@ -12,6 +12,8 @@ export interface Order {
   quantity: number;
   amount: number;
   producer: string;
+  /** Present only on a poison order: every consumer fails to process it (dead letter queue). */
+  poison?: true;
 }
 
 /** Fields a client may set on POST /produce; everything else is generated. */
@@ -21,6 +23,8 @@ export const orderOverrides = z.strictObject({
   product: z.string().min(1).max(128).optional(),
   quantity: z.number().int().min(1).max(10_000).optional(),
   amount: z.number().min(0).max(1_000_000).optional(),
+  /** true makes the order poison: consumers retry it, then write it to the dead letter topic. */
+  poison: z.boolean().optional(),
 });
 export type OrderOverrides = z.infer<typeof orderOverrides>;
 
@@ -42,7 +46,16 @@ export function buildOrder(
     quantity,
     amount: overrides.amount ?? Math.round(quantity * (5 + random() * 195) * 100) / 100,
     producer,
+    ...(overrides.poison === true ? { poison: true as const } : {}),
   };
+}
+
+/**
+ * Whether order `index` (0-based) of `count` is one of the `poison` poison ones: exactly `poison`
+ * of them, spread evenly over the batch, so they land on every partition rather than in a run.
+ */
+export function isPoisonAt(index: number, count: number, poison: number): boolean {
+  return Math.floor(((index + 1) * poison) / count) > Math.floor((index * poison) / count);
 }
 
 /**

@@ -11,7 +11,12 @@ import type { ThrottleLoop } from './throttle-loop.js';
 /** Caps keep one request from tying the producer up for long: documented in the README. */
 export const LIMITS = { batchCount: 100_000, burstCount: 1_000_000, delayMs: 10_000, burstMs: 600_000, rateMs: 60_000, batchSize: 1_000 };
 
-const batchQuery = z.object({ count: z.coerce.number().int().min(1).max(LIMITS.batchCount).default(10) });
+const batchQuery = z
+  .object({
+    count: z.coerce.number().int().min(1).max(LIMITS.batchCount).default(10),
+    poison: z.coerce.number().int().min(0).max(LIMITS.batchCount).default(0),
+  })
+  .refine((q) => q.poison <= q.count, { path: ['poison'], message: 'must be at most count' });
 const burstBody = z
   .strictObject({
     count: z.number().int().min(1).max(LIMITS.burstCount).default(100),
@@ -46,10 +51,10 @@ export function producerRoutes({ topic, sender, auto, metrics, throttle }: Produ
     });
 
     app.post('/produce/batch', async (req, res) => {
-      const { count } = parse(batchQuery, req.query, 'query');
-      const orders = sender.newOrders(count);
+      const { count, poison } = parse(batchQuery, req.query, 'query');
+      const orders = sender.newOrders(count, {}, poison);
       await sender.send(orders);
-      res.status(201).json({ sent: count, first_sequence: orders[0]!.sequence, last_sequence: orders.at(-1)!.sequence });
+      res.status(201).json({ sent: count, poison, first_sequence: orders[0]!.sequence, last_sequence: orders.at(-1)!.sequence });
     });
 
     app.post('/burst', async (req, res) => {
@@ -81,6 +86,7 @@ export function producerRoutes({ topic, sender, auto, metrics, throttle }: Produ
       const settings = auto.current;
       res.json({
         produced: sender.produced,
+        poison_sent: sender.poisonSent,
         errors: sender.errors,
         last_sequence: sender.lastSequence,
         rate_10s: metrics.rate.rate(10),

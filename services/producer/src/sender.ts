@@ -1,6 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { traceHeaders, unavailable, type BrokerProbe, type Producer } from '@bplab/kit';
-import { buildOrder, orderKey, type Order, type OrderOverrides } from './orders.js';
+import { buildOrder, isPoisonAt, orderKey, type Order, type OrderOverrides } from './orders.js';
 import type { ProducerMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limiter.js';
 
@@ -30,6 +30,8 @@ export function produceErrorReason(err: unknown): ProduceErrorReason {
 export class OrderSender {
   private sequence = 0;
   produced = 0;
+  /** Poison orders among the produced ones. */
+  poisonSent = 0;
   errors = 0;
   /**
    * False until connect() has finished, producer id included: kafkajs's idempotent producer
@@ -47,9 +49,11 @@ export class OrderSender {
     private readonly limiter: RateLimiter,
   ) {}
 
-  /** The next `count` orders of this producer, numbered in sequence. */
-  newOrders(count: number, overrides: OrderOverrides = {}): Order[] {
-    return Array.from({ length: count }, () => buildOrder(++this.sequence, this.producerId, overrides));
+  /** The next `count` orders of this producer, numbered in sequence; `poison` of them poison. */
+  newOrders(count: number, overrides: OrderOverrides = {}, poison = 0): Order[] {
+    return Array.from({ length: count }, (_, i) =>
+      buildOrder(++this.sequence, this.producerId, isPoisonAt(i, count, poison) ? { ...overrides, poison: true } : overrides),
+    );
   }
 
   get lastSequence(): number {
@@ -87,6 +91,7 @@ export class OrderSender {
       });
       stopTimer();
       this.produced += orders.length;
+      this.poisonSent += orders.filter((order) => order.poison).length;
       this.metrics.produced.inc({ topic: this.topic }, orders.length);
       this.metrics.rate.add(orders.length);
       return acks.map((ack) => ({ partition: ack.partition, offset: ack.baseOffset ?? '' }));

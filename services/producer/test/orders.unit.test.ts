@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildOrder, orderOverrides } from '../src/orders.js';
+import { buildOrder, isPoisonAt, orderOverrides } from '../src/orders.js';
 
 describe('buildOrder', () => {
   it('gives every order a unique id, its sequence, a timestamp and business fields', () => {
@@ -21,5 +22,36 @@ describe('buildOrder', () => {
     expect(orderOverrides.safeParse({ sequence: 5 }).success).toBe(false);
     expect(orderOverrides.safeParse({ quantity: 0 }).success).toBe(false);
     expect(orderOverrides.safeParse({ amount: -1 }).success).toBe(false);
+    expect(orderOverrides.safeParse({ poison: 'yes' }).success).toBe(false);
+  });
+
+  it('marks a poison order, and only a poison order, with poison: true', () => {
+    expect(buildOrder(1, 'p', { poison: true })).toMatchObject({ poison: true });
+    expect(buildOrder(1, 'p', { poison: false })).not.toHaveProperty('poison');
+    expect(buildOrder(1, 'p')).not.toHaveProperty('poison');
+  });
+});
+
+describe('isPoisonAt: M poison orders of N, spread evenly', () => {
+  const positions = (count: number, poison: number) => Array.from({ length: count }, (_, i) => i).filter((i) => isPoisonAt(i, count, poison));
+
+  it.each([
+    { count: 10, poison: 0, at: [] },
+    { count: 10, poison: 10, at: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    { count: 10, poison: 2, at: [4, 9] },
+    { count: 6, poison: 3, at: [1, 3, 5] },
+    { count: 1, poison: 1, at: [0] },
+  ])('$poison of $count: $at', ({ count, poison, at }) => {
+    expect(positions(count, poison)).toEqual(at);
+  });
+
+  it('exactly M of N, never two closer together than N / M rounded down', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2000 }).chain((count) => fc.tuple(fc.constant(count), fc.integer({ min: 0, max: count }))), ([count, poison]) => {
+        const at = positions(count, poison);
+        expect(at).toHaveLength(poison);
+        for (let k = 1; k < at.length; k++) expect(at[k]! - at[k - 1]!).toBeGreaterThanOrEqual(Math.floor(count / poison));
+      }),
+    );
   });
 });
