@@ -17,6 +17,8 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const TMP = required('BENCH_TMP');
 export const BROKERS = required('BENCH_BROKERS');
 export const RUN_DIR = join(TMP, 'run');
+/** The V8 flags every service runs with (kit's lab.json), so the bench measures what the lab runs. */
+export const LAB_NODE_OPTIONS = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8')).node.options;
 export const LOG_DIR = join(TMP, 'logs');
 mkdirSync(RUN_DIR, { recursive: true });
 mkdirSync(LOG_DIR, { recursive: true });
@@ -124,7 +126,7 @@ export async function startService(name, entry, port, env) {
   const out = createWriteStream(logFile, { flags: 'a' });
   await new Promise((resolve) => out.once('open', resolve));
   const child = spawn(process.execPath, [join(REPO, entry)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', KAFKA_BROKERS: BROKERS, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', KAFKA_BROKERS: BROKERS, NODE_OPTIONS: LAB_NODE_OPTIONS, ...env, PORT: String(port) },
     stdio: ['ignore', out, out],
   });
   const pidFile = join(RUN_DIR, `${name}.pid`);

@@ -6,8 +6,14 @@
 #
 # Settings (environment): BENCH_KAFKA_PORT (29092; the controller takes the next port),
 # BENCH_PRODUCE_N (200000), BENCH_CONSUME_N (20000), BENCH_BURST (500), BENCH_BURST_DELAY_MS (5),
-# BENCH_REPEAT (3 rounds of each throughput measurement), BENCH_AUTOSCALE_REPEAT (2 bursts),
-# BENCH_ONLY (producer,consumer,autoscale). Services use ports 28000-28010 and 28020.
+# BENCH_REPEAT (3 rounds of each throughput measurement), BENCH_AUTOSCALE_REPEAT (10 bursts of
+# 300-1000 orders over 0-3 s for the autoscaler; BENCH_BURST x BENCH_BURST_DELAY_MS then goes to
+# one consumer alone),
+# BENCH_MIXED_MINUTES (30: the mixed load's length), BENCH_ONLY (producer,consumer,autoscale,mixed,cluster).
+# cluster (bench/cluster.mjs, root only, else skipped): our operator and KEDA on the one-node cluster
+# (make cluster-up if it is not up, make up CLUSTER=local, hack/keda/up.sh; all taken down after);
+# BENCH_CLUSTER_BURST (500), BENCH_CLUSTER_BURST_DELAY_MS (4), BENCH_CLUSTER_AUTOSCALERS (ours,keda).
+# Services use ports 28000-28010 and 28020.
 source "$(dirname "$0")/../hack/lib/common.sh"
 
 export KAFKA_PORT="${BENCH_KAFKA_PORT:-29092}"
@@ -44,6 +50,13 @@ cleanup() {
   stop_pid_files 40 "$BENCH_TMP"/run/consumer-*.pid
   stop_pid_files 40 "$BENCH_TMP"/run/*.pid
   if [[ -f "$KAFKA_STATE/kafka.pid" ]]; then "$REPO_ROOT/hack/kafka/down.sh" 2>/dev/null; fi
+  # What the cluster part brought up and has not taken down yet (bench/cluster.mjs lists it).
+  if [[ -s "$BENCH_TMP/cluster-undo" ]]; then
+    log "taking down what the cluster part left up: $(tr '\n' ' ' <"$BENCH_TMP/cluster-undo")"
+    grep -qx keda "$BENCH_TMP/cluster-undo" && bash "$REPO_ROOT/hack/keda/down.sh"
+    grep -qx lab "$BENCH_TMP/cluster-undo" && make -s -C "$REPO_ROOT" down
+    grep -qx cluster "$BENCH_TMP/cluster-undo" && make -s -C "$REPO_ROOT" cluster-down
+  fi
   if (( rc != 0 )); then
     local keep="$REPO_ROOT/bench/results/failed-run"
     rm -rf "$keep" && mkdir -p "$keep"

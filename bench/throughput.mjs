@@ -1,6 +1,6 @@
 // Issue 2: the lab's producer and consumer against Kafka's own ProducerPerformance and
 // ConsumerPerformance, on the same broker, the same record size and the same topic layout.
-import { admin, groupProgress, log, now, phase, pollUntil, postJson, round, runKafkaTool, spread, startService, topicRecords, BROKERS } from './lib.mjs';
+import { admin, getJson, groupProgress, log, now, phase, pollUntil, postJson, round, runKafkaTool, spread, startService, topicRecords, BROKERS } from './lib.mjs';
 
 const PARTITIONS = 6;
 const MiB = 1024 * 1024;
@@ -166,13 +166,22 @@ export async function producerBench({ count, warmup, repeat }, result = {}) {
   return result;
 }
 
+/** The batch size of the consumer's batch-mode rounds (its BATCH_SIZE). */
+export const CONSUME_BATCH = 100;
+
 /**
- * A2: our consumer (processing 0 ms) drains a pre-filled topic, each round with a fresh group;
- * time from process start to lag 0, from the group's committed offsets polled every 100 ms.
- * Then ConsumerPerformance on the same topic and N, and on the larger perf-test topic.
+ * A2: our consumer (processing 0 ms) drains a pre-filled topic, each round with a fresh group,
+ * one at a time (BATCH_SIZE 1) and in batches (CONSUME_BATCH); then ConsumerPerformance on the
+ * same topic and N, and on the larger perf-test topic.
+ *
+ * What the ratio compares: ConsumerPerformance's nMsg.sec counts from its client's creation (its
+ * JVM already up), through the group join, to the last record read. Ours counts from the
+ * consumer's HTTP API answering (Node up; it then connects and joins), through the group join,
+ * to lag 0 in the group's committed offsets: every order processed, written to the sink
+ * (acks=all) and committed, polled every 100 ms. The rate from the process's start is kept too.
  */
 export async function consumerBench({ count, largeCount, repeat }, result = {}) {
-  Object.assign(result, { count, repeat, ours_runs: [], kafka_runs: [], kafka_large_runs: [] });
+  Object.assign(result, { count, repeat, batch_size: CONSUME_BATCH, ours_runs: [], ours_batch_runs: [], kafka_runs: [], kafka_large_runs: [] });
   await phase(`A2 consumer: pre-fill ${TOPICS.consume} with ${count} orders`, async () => {
     const producer = await startService('producer-fill', 'services/producer/dist/main.js', PRODUCER_PORT, { TOPIC: TOPICS.consume });
     try {
@@ -188,58 +197,16 @@ export async function consumerBench({ count, largeCount, repeat }, result = {}) 
     result.count = count = records;
   });
 
-  for (let round_ = 1; round_ <= repeat; round_++) {
-    const group = `bench-ours-${round_}`;
-    await phase(`A2 consumer ${round_}/${repeat}: ours, PROCESSING_TIME_MS=0, ${count} orders, group ${group}`, async () => {
-      const monitor = await startService(`lag-monitor-a2-${round_}`, 'services/lag-monitor/dist/main.js', MONITOR_PORT, { TOPIC: TOPICS.consume, GROUP_ID: group });
-      let consumer;
-      try {
-        const sinkBefore = await topicRecords(TOPICS.consumeSink);
-        const t0 = now();
-        consumer = await startService(`bench-consumer-${round_}`, 'services/consumer/dist/main.js', CONSUMER_PORT, {
-          TOPIC: TOPICS.consume,
-          GROUP_ID: group,
-          SINK_TOPIC: TOPICS.consumeSink,
-          PROCESSING_TIME_MS: '0',
-          CONSUMER_ID: `bench-consumer-${round_}`,
-        });
-        const tUp = now();
-        let tFirst = null;
-        let atFirst = 0;
-        let lastLog = now();
-        await pollUntil(`group ${group} to commit all ${count} orders (lag 0)`, 300_000, 100, async () => {
-          const p = await groupProgress(TOPICS.consume, group);
-          if (tFirst === null && p.committed > 0) {
-            tFirst = now();
-            atFirst = p.committed;
-          }
-          if (now() - lastLog > 5000) {
-            lastLog = now();
-            log(`consumed ${p.committed}/${count} (${tFirst ? Math.round(((p.committed - atFirst) / (now() - tFirst)) * 1000) : 0} msg/s so far)`);
-          }
-          return p.end === count && p.lag === 0;
-        });
-        const tDone = now();
-        const total = (tDone - t0) / 1000;
-        const steady = (tDone - tFirst) / 1000;
-        const run = {
-          start_to_lag0_s: round(total, 2),
-          http_up_s: round((tUp - t0) / 1000, 2),
-          start_to_first_commit_s: round((tFirst - t0) / 1000, 2),
-          msg_per_sec: round(count / total, 0),
-          steady_msg_per_sec: round((count - atFirst) / steady, 0),
-          ms_per_message: round((steady * 1000) / (count - atFirst), 3),
-          sink_records: (await topicRecords(TOPICS.consumeSink)) - sinkBefore,
-          consumer_peak_rss_mib: consumer.peakRss(),
-          monitor_peak_rss_mib: monitor.peakRss(),
-        };
-        result.ours_runs.push(run);
-        log(`ours: ${run.msg_per_sec} msg/s incl. start-up (${run.steady_msg_per_sec} msg/s after the first commit); consumer peak RSS ${run.consumer_peak_rss_mib} MiB`);
-      } finally {
-        await consumer?.stop();
-        await monitor.stop();
-      }
-    });
+  for (const [batchSize, runs, mode] of [
+    [1, result.ours_runs, 'one at a time'],
+    [CONSUME_BATCH, result.ours_batch_runs, `batch ${CONSUME_BATCH}`],
+  ]) {
+    for (let round_ = 1; round_ <= repeat; round_++) {
+      const group = `bench-ours-b${batchSize}-${round_}`;
+      await phase(`A2 consumer ${round_}/${repeat}: ours ${mode}, PROCESSING_TIME_MS=0, ${count} orders, group ${group}`, async () => {
+        runs.push(await drainWithOurs(group, batchSize, count, `bench-consumer-b${batchSize}-${round_}`));
+      });
+    }
   }
 
   for (const [size, topic, runs, label] of [
@@ -259,12 +226,16 @@ export async function consumerBench({ count, largeCount, repeat }, result = {}) 
   }
 
   const pick = (runs, key) => spread(runs.map((r) => r[key]));
-  result.ours = {
-    msg_per_sec: pick(result.ours_runs, 'msg_per_sec'),
-    steady_msg_per_sec: pick(result.ours_runs, 'steady_msg_per_sec'),
-    start_to_lag0_s: pick(result.ours_runs, 'start_to_lag0_s'),
-    ms_per_message: pick(result.ours_runs, 'ms_per_message'),
-  };
+  const oursSummary = (runs) => ({
+    msg_per_sec: pick(runs, 'msg_per_sec'),
+    msg_per_sec_from_process_start: pick(runs, 'msg_per_sec_from_process_start'),
+    steady_msg_per_sec: pick(runs, 'steady_msg_per_sec'),
+    start_to_lag0_s: pick(runs, 'start_to_lag0_s'),
+    up_to_lag0_s: pick(runs, 'up_to_lag0_s'),
+    ms_per_message: pick(runs, 'ms_per_message'),
+  });
+  result.ours = oursSummary(result.ours_runs);
+  result.ours_batch = oursSummary(result.ours_batch_runs);
   const kafkaSummary = (runs, requested) => ({
     requested,
     records: runs[0]?.records ?? null,
@@ -275,13 +246,77 @@ export async function consumerBench({ count, largeCount, repeat }, result = {}) 
   });
   result.kafka = kafkaSummary(result.kafka_runs, count);
   result.kafka_large = kafkaSummary(result.kafka_large_runs, largeCount);
-  result.ours_rss_mib = Math.max(...result.ours_runs.map((r) => r.consumer_peak_rss_mib ?? 0)) || null;
-  result.monitor_rss_mib = Math.max(...result.ours_runs.map((r) => r.monitor_peak_rss_mib ?? 0)) || null;
+  const oursAll = [...result.ours_runs, ...result.ours_batch_runs];
+  result.ours_rss_mib = Math.max(...oursAll.map((r) => r.consumer_peak_rss_mib ?? 0)) || null;
+  result.monitor_rss_mib = Math.max(...oursAll.map((r) => r.monitor_peak_rss_mib ?? 0)) || null;
   result.kafka_rss_mib = Math.max(...result.kafka_runs.map((r) => r.jvm_peak_rss_mib ?? 0)) || null;
   result.kafka_large_rss_mib = Math.max(...result.kafka_large_runs.map((r) => r.jvm_peak_rss_mib ?? 0)) || null;
-  result.ratio = round(result.ours.msg_per_sec.median / result.kafka.msg_per_sec.median, 4);
-  result.ratio_steady_vs_fetch = round(result.ours.steady_msg_per_sec.median / result.kafka.fetch_msg_per_sec.median, 4);
+  result.ratio = round(result.ours.msg_per_sec.median / result.kafka.msg_per_sec.median, 3);
+  result.ratio_batch = round(result.ours_batch.msg_per_sec.median / result.kafka.msg_per_sec.median, 3);
+  result.ratio_steady_vs_fetch = round(result.ours.steady_msg_per_sec.median / result.kafka.fetch_msg_per_sec.median, 3);
+  result.ratio_batch_steady_vs_fetch = round(result.ours_batch.steady_msg_per_sec.median / result.kafka.fetch_msg_per_sec.median, 3);
   return result;
+}
+
+/** One round of our consumer: a fresh group drains the whole topic; its figures as the table shows them. */
+async function drainWithOurs(group, batchSize, count, name) {
+  const monitor = await startService(`lag-monitor-${name}`, 'services/lag-monitor/dist/main.js', MONITOR_PORT, { TOPIC: TOPICS.consume, GROUP_ID: group });
+  let consumer;
+  try {
+    const sinkBefore = await topicRecords(TOPICS.consumeSink);
+    const t0 = now();
+    consumer = await startService(name, 'services/consumer/dist/main.js', CONSUMER_PORT, {
+      TOPIC: TOPICS.consume,
+      GROUP_ID: group,
+      SINK_TOPIC: TOPICS.consumeSink,
+      PROCESSING_TIME_MS: '0',
+      BATCH_SIZE: String(batchSize),
+      CONSUMER_ID: name,
+    });
+    const tUp = now();
+    let tFirst = null;
+    let atFirst = 0;
+    let lastLog = now();
+    await pollUntil(`group ${group} to commit all ${count} orders (lag 0)`, 300_000, 100, async () => {
+      const p = await groupProgress(TOPICS.consume, group);
+      if (tFirst === null && p.committed > 0) {
+        tFirst = now();
+        atFirst = p.committed;
+      }
+      if (now() - lastLog > 5000) {
+        lastLog = now();
+        log(`consumed ${p.committed}/${count} (${tFirst ? Math.round(((p.committed - atFirst) / (now() - tFirst)) * 1000) : 0} msg/s so far)`);
+      }
+      return p.end === count && p.lag === 0;
+    });
+    const tDone = now();
+    const steady = (tDone - tFirst) / 1000;
+    const stats = await getJson(`${consumer.url}/stats`);
+    const run = {
+      batch_size: batchSize,
+      start_to_lag0_s: round((tDone - t0) / 1000, 2),
+      http_up_s: round((tUp - t0) / 1000, 2),
+      up_to_lag0_s: round((tDone - tUp) / 1000, 2),
+      start_to_first_commit_s: round((tFirst - t0) / 1000, 2),
+      msg_per_sec: round(count / ((tDone - tUp) / 1000), 0),
+      msg_per_sec_from_process_start: round(count / ((tDone - t0) / 1000), 0),
+      steady_msg_per_sec: round((count - atFirst) / steady, 0),
+      ms_per_message: round((steady * 1000) / (count - atFirst), 3),
+      sink_records: (await topicRecords(TOPICS.consumeSink)) - sinkBefore,
+      batches: stats.batches,
+      consumer_peak_rss_mib: consumer.peakRss(),
+      monitor_peak_rss_mib: monitor.peakRss(),
+    };
+    if (run.sink_records < count) throw new Error(`${name} wrote ${run.sink_records} records to ${TOPICS.consumeSink} for ${count} orders`);
+    log(
+      `ours (batch ${batchSize}): ${run.msg_per_sec} msg/s from its API up (${run.msg_per_sec_from_process_start} msg/s from the process start, ` +
+        `${run.steady_msg_per_sec} msg/s after the first commit); ${run.batches} batches; consumer peak RSS ${run.consumer_peak_rss_mib} MiB`,
+    );
+    return run;
+  } finally {
+    await consumer?.stop();
+    await monitor.stop();
+  }
 }
 
 /**

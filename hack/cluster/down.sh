@@ -12,6 +12,10 @@ PIDS="$CLUSTER_STATE/pids" SAVED="$CLUSTER_STATE/machine.saved"
 export PATH="$CLUSTER_BIN:$PATH"
 T0=$SECONDS
 
+# 0. KEDA (hack/keda/up.sh), if it runs: its APIService and objects while the apiserver answers
+#    (a dangling aggregated API would break discovery on the next up), then its host processes.
+if compgen -G "$CLUSTER_STATE/keda/pids/*.pid" >/dev/null; then bash "$REPO_ROOT/hack/keda/down.sh" || true; fi
+
 # 1. The control loops first, so nothing recreates what we remove.
 stop_pid_files 20 "$PIDS/kubelet.pid"
 stop_pid_files 20 "$PIDS/kube-scheduler.pid" "$PIDS/kube-controller-manager.pid"

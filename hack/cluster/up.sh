@@ -108,6 +108,18 @@ sign kube-scheduler "/CN=system:kube-scheduler"
 sign kube-proxy "/CN=system:kube-proxy"
 sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
 sign kubelet-serving "/CN=$NODE_NAME" "subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME;extendedKeyUsage=serverAuth"
+# The aggregation layer (an extension API server such as KEDA's metrics adapter, hack/keda): a
+# front-proxy CA of its own, as kubeadm makes, and the client certificate the apiserver presents
+# when it proxies a request there (the adapter trusts it through the requestheader flags below).
+if [[ ! -f "$CLUSTER_PKI/front-proxy-client.crt" ]]; then
+  [[ -f "$CLUSTER_PKI/front-proxy-ca.crt" ]] || openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=front-proxy-ca" \
+    -keyout "$CLUSTER_PKI/front-proxy-ca.key" -out "$CLUSTER_PKI/front-proxy-ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=front-proxy-client" \
+    -keyout "$CLUSTER_PKI/front-proxy-client.key" -out "$CLUSTER_PKI/front-proxy-client.csr" 2>/dev/null
+  openssl x509 -req -in "$CLUSTER_PKI/front-proxy-client.csr" -CA "$CLUSTER_PKI/front-proxy-ca.crt" -CAkey "$CLUSTER_PKI/front-proxy-ca.key" \
+    -CAcreateserial -days 3650 -extfile <(echo "extendedKeyUsage=clientAuth") -out "$CLUSTER_PKI/front-proxy-client.crt" 2>/dev/null
+  rm -f "$CLUSTER_PKI/front-proxy-client.csr"
+fi
 
 # kubeconfig <file> <cert name>: a kubeconfig for one component, by file paths.
 kubeconfig() {
@@ -207,7 +219,12 @@ start kube-apiserver kube-apiserver \
   --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
   --service-account-key-file "$CLUSTER_PKI/sa.pub" --service-account-signing-key-file "$CLUSTER_PKI/sa.key" \
   --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC \
-  --enable-admission-plugins NodeRestriction --allow-privileged=true --profiling=false
+  --enable-admission-plugins NodeRestriction --allow-privileged=true --profiling=false \
+  --requestheader-client-ca-file "$CLUSTER_PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$CLUSTER_PKI/front-proxy-client.crt" --proxy-client-key-file "$CLUSTER_PKI/front-proxy-client.key" \
+  --enable-aggregator-routing=true
 wait_until 90 "kube-apiserver on $APISERVER_URL (see $LOGS/kube-apiserver.log)" \
   curl -sf --max-time 2 --cacert "$CLUSTER_PKI/ca.crt" --cert "$CLUSTER_PKI/admin.crt" --key "$CLUSTER_PKI/admin.key" "$APISERVER_URL/readyz"
 

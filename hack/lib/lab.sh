@@ -23,6 +23,7 @@ eval "$(node -e '
     LAB_PARTITIONS: lab.kafka.partitions,
     LAB_RUN_DIR: `${root}/${lab.paths.runDir}`,
     LAB_LOG_DIR: `${root}/${lab.paths.logDir}`,
+    LAB_NODE_OPTIONS: lab.node.options,
   };
   for (const [name, value] of Object.entries(values)) console.log(`export ${name}="\${${name}:-${value}}"`);
 ' "$REPO_ROOT/services/kit/src/lab.json" "$REPO_ROOT")"

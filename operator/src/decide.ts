@@ -1,4 +1,4 @@
-import { consumersNeeded, round, saturatedRate, SETTLE_MS } from '@bplab/kit';
+import { backlogged, consumersNeeded, DEFAULT_RATE_WINDOW_MS, round, saturatedRate, SETTLE_MS, starvedPartitions, type GroupSample } from '@bplab/kit';
 import type { AutoscalerSpec } from './spec.js';
 
 export type { AutoscalerSpec } from './spec.js';
@@ -27,12 +27,25 @@ export interface MetricsSnapshot {
   pausedPartitions?: { manual: number[]; downstream: number[] };
   /** The largest batch size the owners publish: each member holds up to this many uncommitted; absent: 1. */
   batchSize?: number;
+  /** Each partition's lag, in partition order; absent: not known (a stand-in), none counted as starved. */
+  partitionLags?: number[];
+  /** The span the rates are slopes over (the monitor's rate_window_seconds); absent: its default. */
+  rateWindowMs?: number;
+}
+
+/** A lag sample the decision has seen: growth is measured between two of them. */
+export interface LagSample {
+  /** When the lag monitor took it (ms since epoch). */
+  at: number;
+  lag: number;
+  /** Whether its recommendation was above the replica count then: it asked for a scale-up. */
+  askedUp: boolean;
 }
 
 /**
  * What the decision remembers between polls: raw recommendations for the stabilisation windows,
- * scale events for the per-period step limits, and the last per-replica rate measured while the
- * consumers were saturated.
+ * scale events for the per-period step limits, the last per-replica rate measured while the
+ * consumers were saturated, the last lag samples, and how long a scale-up takes to join.
  */
 export interface ScalingHistory {
   recommendations: { at: number; replicas: number }[];
@@ -42,9 +55,30 @@ export interface ScalingHistory {
   draining: boolean;
   /** The last time a backlog was draining. */
   lastDrainingAt: number | null;
+  /** The last SAMPLES_KEPT distinct samples (by sampledAt), oldest first. */
+  samples: LagSample[];
+  /** The last scale-up while its new members are not all in the group yet. */
+  pendingScaleUp: { at: number; to: number } | null;
+  /** The last scale-up's lead: seconds from the scale to every member in the group; null before one. */
+  scaleUpLeadSeconds: number | null;
+  /** When the current unbroken run of backlogged samples began (backloggedSince); null when the last one was not. */
+  backloggedSince: number | null;
 }
 
-export const emptyHistory: ScalingHistory = { recommendations: [], scaleEvents: [], perReplicaRate: null, draining: false, lastDrainingAt: null };
+export const emptyHistory: ScalingHistory = {
+  recommendations: [],
+  scaleEvents: [],
+  perReplicaRate: null,
+  draining: false,
+  lastDrainingAt: null,
+  samples: [],
+  pendingScaleUp: null,
+  scaleUpLeadSeconds: null,
+  backloggedSince: null,
+};
+
+/** Two: growth is measured between the newest sample and the one before it. */
+export const SAMPLES_KEPT = 2;
 
 /** Which rule sized the recommendation: the larger of the two wins. */
 export const Rule = { lag: 'lag', capacity: 'capacity' } as const;
@@ -61,6 +95,12 @@ export const Hold = {
   drainHold: 'drainHold',
   /** A scale-up that would not pay back its own rebalance stop (rebalancePayback). */
   rebalanceCost: 'rebalanceCost',
+  /**
+   * The first sample of a rise asked for a scale-up short of the upper bound: the rise began
+   * somewhere since the sample before, so the growth measured across it understates the rate.
+   * The next sample sizes the scale-up (see riseStart).
+   */
+  riseStart: 'riseStart',
   /** Consumers paused themselves for an unhealthy downstream: the count stays as it is. */
   downstreamPaused: 'downstreamPaused',
   stepLimit: 'stepLimit',
@@ -94,6 +134,14 @@ export interface Decision {
    * about one message per member (the ones in hand).
    */
   draining: boolean;
+  /** The sample decided on, for the history; null when the count was held without one. */
+  sample: LagSample | null;
+  /** The scale-up lead known after this sample: measured by it, or the last one measured. */
+  scaleUpLeadSeconds: number | null;
+  /** This sample shows every member of the pending scale-up in the group. */
+  scaleUpJoined: boolean;
+  /** The run of backlogged samples after this one (backloggedSince); null when held without a sample. */
+  backloggedSince: number | null;
 }
 
 export interface DecisionInput {
@@ -118,24 +166,46 @@ export function replicaBounds(spec: AutoscalerSpec, partitionCount: number): { l
 
 /**
  * The per-replica consumption rate, measured only while the consumers are saturated (see
- * saturated in the kit: a backlog of one replica's worth, as many members as replicas, no scale
- * within SETTLE_MS, some consumption, no partition paused); otherwise the last such figure stands.
+ * saturated in the kit: a backlog of one replica's worth on every partition, none paused, for the
+ * whole rate window; as many members as replicas, no scale within SETTLE_MS, some consumption);
+ * otherwise the last such figure stands.
  */
 export function perReplicaRate(
   snapshot: MetricsSnapshot,
   previous: number | null,
-  context: { currentReplicas: number; lagThreshold: number; lastScaleAt: number | null; now: number },
+  context: { currentReplicas: number; lagThreshold: number; lastScaleAt: number | null; backloggedSince: number | null; now: number },
 ): number | null {
+  const saturation = {
+    backlogThreshold: context.lagThreshold,
+    expectedMembers: context.currentReplicas,
+    membershipChangedAt: context.lastScaleAt,
+    backloggedSince: context.backloggedSince,
+    rateWindowMs: snapshot.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS,
+    now: context.now,
+  };
+  return saturatedRate(groupOf(snapshot), saturation) ?? previous;
+}
+
+/**
+ * The start of the current unbroken run of backlogged samples (the kit's backlogged), this one
+ * included: `since` carried on, or this sample's time when the run starts here; null when this
+ * sample is not backlogged.
+ */
+export function backloggedSince(snapshot: MetricsSnapshot, lagThreshold: number, since: number | null): number | null {
+  return backlogged(groupOf(snapshot), lagThreshold) ? (since ?? snapshot.sampledAt) : null;
+}
+
+/** The snapshot in the units of the kit's scaling arithmetic. */
+function groupOf(snapshot: MetricsSnapshot): GroupSample {
   const paused = snapshot.pausedPartitions;
-  const group = {
+  return {
     backlog: snapshot.totalLag,
     consumptionRate: snapshot.consumptionRate,
     members: snapshot.members,
     partitions: snapshot.partitionCount,
     pausedPartitions: paused ? paused.manual.length + paused.downstream.length : 0,
+    starvedPartitions: starvedPartitions(snapshot.partitionLags ?? [], snapshot.batchSize ?? 1),
   };
-  const saturation = { backlogThreshold: context.lagThreshold, expectedMembers: context.currentReplicas, membershipChangedAt: context.lastScaleAt, now: context.now };
-  return saturatedRate(group, saturation) ?? previous;
 }
 
 /**
@@ -159,20 +229,62 @@ function backlogText(lag: number, stop: StopBacklog | null): string {
 }
 
 /**
- * The lag rule (KEDA's): lagThreshold messages per replica, for the lag expected at the next
- * poll rather than the lag now. While a burst is still arriving, sizing for the present asks for
- * too few and a second step (a second rebalance) follows one poll later. When consumers keep up,
- * growth is 0 and this is exactly ceil(totalLag / lagThreshold). Given the stop of the change it
- * sizes, the arrivals during it count as lag too (see decide).
+ * How fast the lag grows, and for how long the lag rule carries that growth forward.
+ *
+ * Growth is the larger of production − consumption from the lag monitor and the change since the
+ * previous sample the loop saw: the monitor's rates are slopes over a window of several seconds,
+ * which a burst only fills bit by bit, so they understate a burst that has just begun; the
+ * change between two samples does not. While members are missing (a scale-up still joining, a
+ * member restarting) the group consumes little or nothing, so growth then measures that gap
+ * rather than arrivals: none is carried forward, and the lag as it is sizes the count.
+ *
+ * The horizon is the time until consumers added now consume and a decision sees them: a poll
+ * interval plus the last measured scale-up lead (another poll interval until one is measured).
+ * A scale-up sized for that lag is not followed by a second step (and a second rebalance) while a
+ * burst goes on arriving.
  */
-export function lagRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec, stop: StopBacklog | null = null): { replicas: number; reason: string } {
-  const growth = Math.max(0, (snapshot.productionRate ?? 0) - (snapshot.consumptionRate ?? 0));
-  const expectedLag = snapshot.totalLag + growth * spec.pollIntervalSeconds + (stop?.messages ?? 0);
+export interface Trend {
+  /** Messages per second, 0 when the lag is not growing. */
+  growth: number;
+  seconds: number;
+  /** The sample before this one (within the staleness bound); null without one. */
+  previous: LagSample | null;
+}
+
+export function lagTrend(snapshot: MetricsSnapshot, spec: AutoscalerSpec, history: Pick<ScalingHistory, 'samples'>, currentReplicas: number, leadSeconds: number | null): Trend {
+  const seconds = spec.pollIntervalSeconds + (leadSeconds ?? spec.pollIntervalSeconds);
+  let previous: LagSample | null = null;
+  for (const sample of history.samples) {
+    if (sample.at < snapshot.sampledAt && snapshot.sampledAt - sample.at <= stalenessBoundMs(spec)) previous = sample;
+  }
+  if (snapshot.members < currentReplicas) return { growth: 0, seconds, previous };
+  const rates = (snapshot.productionRate ?? 0) - (snapshot.consumptionRate ?? 0);
+  const sampled = previous === null ? 0 : (snapshot.totalLag - previous.lag) / ((snapshot.sampledAt - previous.at) / 1000);
+  return { growth: Math.max(0, rates, sampled), seconds, previous };
+}
+
+/** The trend from the monitor's rates alone, before any sample or measured lead. */
+export const rateTrend = (snapshot: MetricsSnapshot, spec: AutoscalerSpec): Trend => lagTrend(snapshot, spec, emptyHistory, 0, null);
+
+/**
+ * The lag rule (KEDA's): lagThreshold messages per replica, for the lag expected when consumers
+ * added now would be consuming (see Trend) rather than the lag now: while a burst is still
+ * arriving, sizing for the present asks for too few, and a second step (a second rebalance)
+ * follows. When consumers keep up, growth is 0 and this is exactly ceil(totalLag / lagThreshold).
+ * Given the stop of the change it sizes, the arrivals during it count as lag too (see decide).
+ */
+export function lagRule(
+  snapshot: MetricsSnapshot,
+  spec: AutoscalerSpec,
+  stop: StopBacklog | null = null,
+  trend: Trend = rateTrend(snapshot, spec),
+): { replicas: number; reason: string } {
+  const expectedLag = snapshot.totalLag + trend.growth * trend.seconds + (stop?.messages ?? 0);
   const replicas = Math.ceil(expectedLag / spec.lagThreshold);
   const lag = backlogText(snapshot.totalLag, stop);
   const reason =
-    growth > 0
-      ? `${lag} growing ${fmt(growth)}/s, ${Math.round(expectedLag)} by the next poll / threshold ${spec.lagThreshold} needs ${replicas}`
+    trend.growth > 0
+      ? `${lag} growing ${fmt(trend.growth)}/s, ${Math.round(expectedLag)} in ${fmt(trend.seconds)} s / threshold ${spec.lagThreshold} needs ${replicas}`
       : `${lag} / threshold ${spec.lagThreshold} needs ${replicas}`;
   return { replicas, reason };
 }
@@ -253,6 +365,10 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: null,
     perReplicaRate: history.perReplicaRate,
     draining: history.draining,
+    sample: null,
+    scaleUpLeadSeconds: history.scaleUpLeadSeconds,
+    scaleUpJoined: false,
+    backloggedSince: null,
   });
   if (spec.paused) return hold(Hold.paused, 'paused');
   if (snapshot === null) return hold(Hold.metricsUnavailable, 'metrics unavailable');
@@ -260,8 +376,13 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   if (snapshot.partitionCount < 1) return hold(Hold.noPartitions, 'metrics unavailable: topic has no partitions');
 
   const lastScaleAt = history.scaleEvents.at(-1)?.at ?? null;
-  const rate = perReplicaRate(snapshot, history.perReplicaRate, { currentReplicas, lagThreshold: spec.lagThreshold, lastScaleAt, now });
-  let lag = lagRule(snapshot, spec);
+  const since = backloggedSince(snapshot, spec.lagThreshold, history.backloggedSince);
+  const rate = perReplicaRate(snapshot, history.perReplicaRate, { currentReplicas, lagThreshold: spec.lagThreshold, lastScaleAt, backloggedSince: since, now });
+  const pending = history.pendingScaleUp;
+  const scaleUpJoined = pending !== null && snapshot.sampledAt >= pending.at && snapshot.members >= pending.to;
+  const scaleUpLeadSeconds = scaleUpJoined ? (snapshot.sampledAt - pending.at) / 1000 : history.scaleUpLeadSeconds;
+  const trend = lagTrend(snapshot, spec, history, currentReplicas, scaleUpLeadSeconds);
+  let lag = lagRule(snapshot, spec, null, trend);
   let capacity = rate === null ? null : capacityRule(snapshot, spec, rate);
   // Any change of the count stops the whole group for about the typical rebalance stop while
   // arrivals go on, so a change is sized for the backlog it finds once its stop is over: a
@@ -274,7 +395,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     const scaleDown = wanted < currentReplicas;
     const keep = (sized: { replicas: number; reason: string }) =>
       scaleDown && sized.replicas > currentReplicas ? { replicas: currentReplicas, reason: `${sized.reason}, more than the current ${currentReplicas}: no scale-down` } : sized;
-    lag = keep(lagRule(snapshot, spec, stop));
+    lag = keep(lagRule(snapshot, spec, stop, trend));
     capacity = rate === null ? null : keep(capacityRule(snapshot, spec, rate, stop));
   }
   const sizing = capacity !== null && capacity.replicas > lag.replicas ? { rule: Rule.capacity, ...capacity } : { rule: Rule.lag, ...lag };
@@ -303,6 +424,10 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     holds.push({ by: Hold.drainHold, at: desired });
   } else if (stabilised !== recommendation) {
     holds.push({ by: stabilised > recommendation ? Hold.scaleDownWindow : Hold.scaleUpWindow, at: stabilised });
+  }
+  if (desired > currentReplicas && riseStart(trend, recommendation, upper)) {
+    holds.push({ by: Hold.riseStart, at: currentReplicas });
+    desired = currentReplicas;
   }
   const paused = downstreamPaused(snapshot);
   if (paused.length > 0 && desired !== currentReplicas) {
@@ -334,7 +459,25 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: capacity?.replicas ?? null,
     perReplicaRate: rate,
     draining,
+    sample: { at: snapshot.sampledAt, lag: snapshot.totalLag, askedUp: recommendation > currentReplicas },
+    scaleUpLeadSeconds,
+    scaleUpJoined,
+    backloggedSince: since,
   };
+}
+
+/**
+ * Whether a scale-up waits for the next sample: the lag is growing and the sample before this
+ * one did not ask for a scale-up, so a rise began somewhere between the two, and the growth
+ * measured across them understates its rate by as much as the rise is younger than the interval.
+ * A burst then gets one step, sized at the next sample from a growth measured wholly inside it,
+ * instead of a small step now and a second (a second rebalance) after. Not when this sample
+ * already asks for the upper bound (no later sample can ask for more), nor without a sample
+ * before it (nothing measured, as after a restart): the scale-up goes ahead. The wait costs one
+ * sample interval of the lag monitor's.
+ */
+export function riseStart(trend: Trend, recommendation: number, upper: number): boolean {
+  return trend.previous !== null && !trend.previous.askedUp && trend.growth > 0 && recommendation < upper;
 }
 
 /** The holds that act after a rule has run, in the order they act. */
@@ -344,6 +487,7 @@ type StageHold =
   | typeof Hold.drainHold
   | typeof Hold.downstreamPaused
   | typeof Hold.rebalanceCost
+  | typeof Hold.riseStart
   | typeof Hold.stepLimit;
 
 /** A hold's words; the two that depend on the snapshot bring theirs (`because`). */
@@ -358,6 +502,8 @@ function holdReason({ by, at, because }: { by: StageHold; at: number; because?: 
       return `held at ${at} by the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`;
     case Hold.scaleUpWindow:
       return `held at ${at} by the ${spec.scaleUp.stabilizationWindowSeconds} s scale-up window`;
+    case Hold.riseStart:
+      return `held at ${at} for the next sample: the lag began to rise after the previous one, so its rate is not known yet`;
     case Hold.stepLimit:
       return `step limited to ${at}`;
   }
@@ -429,7 +575,38 @@ export function updateHistory(
     perReplicaRate: decision.perReplicaRate,
     draining: decision.draining,
     lastDrainingAt: decision.draining ? now : history.lastDrainingAt,
+    samples: decision.sample === null ? history.samples : keepSample(history.samples, decision.sample),
+    // A scale-up waits for its members; any other change of the count ends the wait.
+    pendingScaleUp: scaled !== null ? (scaled.to > scaled.from ? { at: now, to: scaled.to } : null) : decision.scaleUpJoined ? null : history.pendingScaleUp,
+    scaleUpLeadSeconds: decision.scaleUpLeadSeconds,
+    backloggedSince: decision.backloggedSince,
   };
+}
+
+/** How long after the lag monitor's sample time the operator reads it: time to publish it on /lag. */
+export const READ_MARGIN_MS = 50;
+
+/**
+ * The wait until the next read of the lag monitor: just after its next sample, when it samples at
+ * least as often as the operator polls. The monitor samples Kafka on its own clock; read at a
+ * random point of that clock, a burst would wait half a sample interval more on average (a whole
+ * one at worst) before a decision sees it. The last two samples seen give the clock. When they
+ * do not (too few, or further apart than a poll interval), or the next sample is already overdue
+ * (the monitor is late or down), the plain poll interval.
+ */
+export function nextReadDelayMs(history: Pick<ScalingHistory, 'samples'>, spec: AutoscalerSpec, now: number): number {
+  const pollMs = spec.pollIntervalSeconds * 1000;
+  const [before, last] = history.samples.slice(-2);
+  if (before === undefined || last === undefined) return pollMs;
+  const interval = last.at - before.at;
+  if (interval <= 0 || interval > pollMs) return pollMs;
+  const due = last.at + interval + READ_MARGIN_MS;
+  return due > now ? due - now : pollMs;
+}
+
+/** The newest SAMPLES_KEPT distinct samples, `sample` among them (seen again, it replaces itself). */
+function keepSample(samples: LagSample[], sample: LagSample): LagSample[] {
+  return [...samples.filter((s) => s.at !== sample.at), sample].sort((a, b) => a.at - b.at).slice(-SAMPLES_KEPT);
 }
 
 function clamp(value: number, lower: number, upper: number): number {

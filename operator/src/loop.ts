@@ -1,5 +1,5 @@
 import type { Logger } from '@bplab/kit';
-import { decide, emptyHistory, Hold, updateHistory, type Decision, type MetricsSnapshot, type ScalingHistory } from './decide.js';
+import { decide, emptyHistory, Hold, nextReadDelayMs, updateHistory, type Decision, type MetricsSnapshot, type ScalingHistory } from './decide.js';
 import type { ErrorStage, OperatorMetrics } from './metrics.js';
 import type { AutoscalerSpec } from './spec.js';
 import { decisionRecord, setCondition, type AutoscalerStatus, type Condition } from './status.js';
@@ -79,8 +79,9 @@ export interface LoopView {
 }
 
 /**
- * One LagAutoscaler's reconcile loop: every poll interval it reads the lag, reads the target's
- * replicas, decides, scales, and reports. Cluster and local mode differ only in the target and
+ * One LagAutoscaler's reconcile loop: every poll interval (timed to land just after the lag
+ * monitor's samples: nextReadDelayMs) it reads the lag, reads the target's replicas, decides,
+ * scales, and reports. Cluster and local mode differ only in the target and
  * the sink.
  */
 export class AutoscalerLoop {
@@ -159,7 +160,7 @@ export class AutoscalerLoop {
       endTimer();
     }
     const pollMs = this.options.spec.pollIntervalSeconds * 1000;
-    return this.failures === 0 ? pollMs : Math.min(MAX_BACKOFF_MS, pollMs * 2 ** (this.failures - 1));
+    return this.failures === 0 ? nextReadDelayMs(this.options.memory.history, this.options.spec, this.now()) : Math.min(MAX_BACKOFF_MS, pollMs * 2 ** (this.failures - 1));
   }
 
   private async reconcileOnce(): Promise<void> {

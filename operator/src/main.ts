@@ -1,7 +1,5 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { close, createApp, createLogger, createRegistry, listen, onShutdown, run } from '@bplab/kit';
 import { readConfig } from './config.js';
-import { Controller } from './controller.js';
 import { MemorySink, readAutoscalerFile } from './local.js';
 import { AutoscalerLoop, freshMemory } from './loop.js';
 import { readLag } from './metrics-source.js';
@@ -22,6 +20,9 @@ run(async () => {
   let status: () => unknown;
 
   if (config.MODE === 'cluster') {
+    // Imported here, not at the top: the Kubernetes client holds about 60 MB of the process once
+    // loaded, and the local mode, which scales processes, never needs it.
+    const [{ KubeConfig }, { Controller }] = await Promise.all([import('@kubernetes/client-node'), import('./controller.js')]);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
     const namespace = config.WATCH_NAMESPACE ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';

@@ -1,4 +1,4 @@
-import { readJson } from '@bplab/kit';
+import { DEFAULT_RATE_WINDOW_MS, readJson } from '@bplab/kit';
 import { z } from 'zod';
 import type { MetricsSnapshot } from './decide.js';
 
@@ -23,6 +23,7 @@ export const lagReportSchema = z.object({
   rebalance_cost: z.object({ typical_stop_seconds: z.number().nonnegative().nullable() }).optional(),
   paused_partitions: z.object({ manual: z.array(z.number().int()), downstream: z.array(z.number().int()) }).optional(),
   batch_size: z.number().int().min(1).optional(),
+  rate_window_seconds: z.number().positive().optional(),
 });
 export type LagReport = z.infer<typeof lagReportSchema>;
 
@@ -40,6 +41,8 @@ export function toSnapshot(report: LagReport): MetricsSnapshot {
     typicalRebalanceStopSeconds: report.rebalance_cost?.typical_stop_seconds ?? null,
     pausedPartitions: report.paused_partitions ?? { manual: [], downstream: [] },
     batchSize: report.batch_size ?? 1,
+    rateWindowMs: report.rate_window_seconds === undefined ? DEFAULT_RATE_WINDOW_MS : report.rate_window_seconds * 1000,
+    partitionLags: [...report.partitions].sort((a, b) => a.partition - b.partition).map((p) => p.lag),
   };
 }
 

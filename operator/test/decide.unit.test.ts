@@ -9,14 +9,18 @@ import {
   Hold,
   isDraining,
   lagRule,
+  lagTrend,
   Limit,
+  nextReadDelayMs,
   perReplicaRate,
   rebalancePayback,
   replicaBounds,
+  riseStart,
   Rule,
   stopBacklog,
   updateHistory,
   type Decision,
+  type LagSample,
   type MetricsSnapshot,
   type ScalingHistory,
 } from '../src/decide.js';
@@ -39,6 +43,9 @@ function spec(overrides: Partial<AutoscalerSpecInput> = {}): AutoscalerSpec {
   });
 }
 
+/** A backlog that has lasted longer than the rate window (5 s): a saturated sample measures the rate now. */
+const backlogged: ScalingHistory = { ...emptyHistory, backloggedSince: NOW - 10_000 };
+
 function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
   return {
     group: 'order-processors',
@@ -54,15 +61,119 @@ function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
   };
 }
 
-describe('lagRule: lagThreshold messages per replica, for the lag at the next poll', () => {
+describe('lagRule: lagThreshold messages per replica, for the lag when added consumers would be consuming', () => {
   it.each([
     { name: 'ceil(250 / 100) = 3', snap: snapshot({ totalLag: 250 }), replicas: 3 },
     { name: 'no lag needs none', snap: snapshot({ totalLag: 0 }), replicas: 0 },
-    { name: 'growing: 90 + (200 - 10) x 5 s = 1040 -> 11', snap: snapshot({ totalLag: 90, productionRate: 200, consumptionRate: 10 }), replicas: 11 },
+    { name: 'growing: 90 + (200 - 10) x (5 + 5) s = 1990 -> 20 (a poll, and a poll for the unmeasured lead)', snap: snapshot({ totalLag: 90, productionRate: 200, consumptionRate: 10 }), replicas: 20 },
     { name: 'shrinking lag is sized as it is now', snap: snapshot({ totalLag: 250, productionRate: 10, consumptionRate: 50 }), replicas: 3 },
     { name: 'no rates yet: sized as it is now', snap: snapshot({ totalLag: 101 }), replicas: 2 },
   ])('$name', ({ snap, replicas }) => {
     expect(lagRule(snap, spec()).replicas).toBe(replicas);
+  });
+});
+
+describe('lagTrend: growth since the previous sample, carried over a poll and the scale-up lead', () => {
+  const at = (ms: number, lag: number, askedUp = false): LagSample => ({ at: NOW - ms, lag, askedUp });
+  it.each([
+    { name: 'no sample before: the monitor\'s rates, over two polls until a lead is measured', snap: snapshot({ productionRate: 30, consumptionRate: 10 }), samples: [], lead: null, growth: 20, seconds: 10 },
+    { name: 'a burst the monitor\'s 5 s window has barely seen: (140 - 50) / 1 s = 90/s beats its 20/s', snap: snapshot({ totalLag: 140, productionRate: 30, consumptionRate: 10 }), samples: [at(1000, 50)], lead: null, growth: 90, seconds: 10 },
+    { name: 'a measured lead of 2.5 s: a poll of 5 s + 2.5 s', snap: snapshot({ totalLag: 140 }), samples: [at(1000, 50)], lead: 2.5, growth: 90, seconds: 7.5 },
+    { name: 'shrinking lag does not grow', snap: snapshot({ totalLag: 40 }), samples: [at(1000, 50)], lead: null, growth: 0, seconds: 10 },
+    { name: 'the same sample seen again: measured against the one before it', snap: snapshot({ totalLag: 140 }), samples: [at(2000, 40), at(0, 140)], lead: null, growth: 50, seconds: 10 },
+    { name: 'a sample older than the staleness bound (15 s) is not compared with', snap: snapshot({ totalLag: 140 }), samples: [at(15_001, 0)], lead: null, growth: 0, seconds: 10 },
+    { name: 'members missing (a scale-up joining): no growth carried forward', snap: snapshot({ totalLag: 140, members: 1 }), samples: [at(1000, 50)], lead: null, current: 3, growth: 0, seconds: 10 },
+  ])('$name', ({ snap, samples, lead, current, growth, seconds }) => {
+    const trend = lagTrend(snap, spec(), { samples }, current ?? 1, lead);
+    expect({ growth: trend.growth, seconds: trend.seconds }).toEqual({ growth, seconds });
+  });
+
+  it('lagRule over the trend: 140 + 90/s x 7.5 s = 815 -> 9', () => {
+    const snap = snapshot({ totalLag: 140 });
+    const trend = lagTrend(snap, spec(), { samples: [at(1000, 50)] }, 1, 2.5);
+    expect(lagRule(snap, spec(), null, trend)).toEqual({ replicas: 9, reason: 'lag 140 growing 90/s, 815 in 7.5 s / threshold 100 needs 9' });
+  });
+});
+
+describe('riseStart: a scale-up asked for by the first sample of a rise waits for the next sample', () => {
+  const trend = (previous: LagSample | null, growth = 60) => ({ growth, seconds: 2, previous });
+  const rest = { at: NOW - 1000, lag: 1, askedUp: false };
+  it.each([
+    { name: 'the sample before did not ask for a scale-up: the rise began between them', t: trend(rest), recommendation: 3, waits: true },
+    { name: 'unless this one already asks for the upper bound', t: trend(rest), recommendation: 6, waits: false },
+    { name: 'the sample before asked too: this one is inside the rise', t: trend({ ...rest, askedUp: true }), recommendation: 3, waits: false },
+    { name: 'no sample before (a restarted operator): nothing to wait for', t: trend(null), recommendation: 3, waits: false },
+    { name: 'lag not growing: no rate to learn', t: trend(rest, 0), recommendation: 3, waits: false },
+  ])('$name', ({ t, recommendation, waits }) => {
+    expect(riseStart(t, recommendation, 6)).toBe(waits);
+  });
+
+  const s = spec({ lagThreshold: 50, pollIntervalSeconds: 1 });
+  const history = (samples: LagSample[]) => ({ ...emptyHistory, samples });
+  it.each([
+    { name: 'a rise begun since the last sample waits at 1', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }], desired: 1, heldBy: Hold.riseStart },
+    { name: 'the same sample polled again still waits', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }, { at: NOW, lag: 60, askedUp: true }], desired: 1, heldBy: Hold.riseStart },
+    { name: 'the next sample sizes it from a growth wholly inside the rise: 150 + 90/s x 2 s = 330 -> 6', snap: snapshot({ totalLag: 150 }), samples: [{ at: NOW - 1000, lag: 60, askedUp: true }], desired: 6, heldBy: null },
+    { name: 'a first sample that already asks for the upper bound goes at once: 300 -> 6', snap: snapshot({ totalLag: 300 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }], desired: 6, heldBy: null },
+  ])('$name', ({ snap, samples, desired, heldBy }) => {
+    const d = decide({ snapshot: snap, currentReplicas: 1, spec: s, history: history(samples), now: NOW });
+    expect({ desired: d.desiredReplicas, heldBy: d.heldBy }).toEqual({ desired, heldBy });
+  });
+
+  it('the minimum is never kept waiting', () => {
+    const d = decide({ snapshot: snapshot({ totalLag: 60, members: 0 }), currentReplicas: 0, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false }]), now: NOW });
+    expect(d.desiredReplicas).toBe(1);
+  });
+
+  it('explains the wait', () => {
+    const d = decide({ snapshot: snapshot({ totalLag: 60 }), currentReplicas: 1, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false }]), now: NOW });
+    expect(d.reason).toBe('lag 60 growing 59/s, 178 in 2 s / threshold 50 needs 4; held at 1 for the next sample: the lag began to rise after the previous one, so its rate is not known yet');
+  });
+});
+
+describe('nextReadDelayMs: the next read lands just after the lag monitor\'s next sample', () => {
+  const s = spec({ pollIntervalSeconds: 1 });
+  const seen = (...ago: number[]) => ({ samples: ago.map((ms) => ({ at: NOW - ms, lag: 0, askedUp: false })) });
+  it.each([
+    { name: 'no samples yet: the poll interval', history: seen(), delay: 1000 },
+    { name: 'one sample: no clock yet', history: seen(950), delay: 1000 },
+    { name: 'sampled 950 ms ago, a second apart: the next one is due in 50 ms, read 50 ms after', history: seen(1950, 950), delay: 100 },
+    { name: 'read just after a sample: a sample interval and the margin on', history: seen(1040, 40), delay: 1010 },
+    { name: 'the monitor samples less often than the operator polls: the poll interval', history: seen(2040, 40), delay: 1000 },
+    { name: 'the next sample is overdue (the monitor is late or down): the poll interval', history: seen(2200, 1200), delay: 1000 },
+  ])('$name', ({ history, delay }) => {
+    expect(nextReadDelayMs(history, s, NOW)).toBe(delay);
+  });
+});
+
+describe('the scale-up lead: from a scale-up to every member it added in the group', () => {
+  const s = spec({ pollIntervalSeconds: 1 });
+  it('a scale-up is pending until a sample shows its members; that sample measures the lead', () => {
+    const first = decide({ snapshot: snapshot({ totalLag: 600 }), currentReplicas: 1, spec: s, history: emptyHistory, now: NOW });
+    let history = updateHistory(emptyHistory, first, s, NOW, { from: 1, to: 6 });
+    expect(history.pendingScaleUp).toEqual({ at: NOW, to: 6 });
+    const joining = decide({ snapshot: snapshot({ totalLag: 600, members: 4, sampledAt: NOW + 1000 }), currentReplicas: 6, spec: s, history, now: NOW + 1000 });
+    expect({ joined: joining.scaleUpJoined, lead: joining.scaleUpLeadSeconds }).toEqual({ joined: false, lead: null });
+    history = updateHistory(history, joining, s, NOW + 1000, null);
+    const joined = decide({ snapshot: snapshot({ totalLag: 500, members: 6, sampledAt: NOW + 2500 }), currentReplicas: 6, spec: s, history, now: NOW + 2600 });
+    expect({ joined: joined.scaleUpJoined, lead: joined.scaleUpLeadSeconds }).toEqual({ joined: true, lead: 2.5 });
+    history = updateHistory(history, joined, s, NOW + 2600, null);
+    expect({ pending: history.pendingScaleUp, lead: history.scaleUpLeadSeconds }).toEqual({ pending: null, lead: 2.5 });
+    // The next burst projects over a poll and that lead.
+    expect(lagTrend(snapshot(), s, history, 1, history.scaleUpLeadSeconds).seconds).toBe(3.5);
+  });
+
+  it('a scale-down ends the wait for a scale-up', () => {
+    const d = decide({ snapshot: snapshot({ members: 3 }), currentReplicas: 6, spec: s, history: emptyHistory, now: NOW });
+    const history = updateHistory({ ...emptyHistory, pendingScaleUp: { at: NOW - 5000, to: 6 } }, d, s, NOW, { from: 6, to: 1 });
+    expect(history.pendingScaleUp).toBeNull();
+  });
+
+  it('updateHistory keeps the two newest distinct samples; a sample seen again replaces itself', () => {
+    const d = (sampledAt: number, totalLag: number) => decide({ snapshot: snapshot({ totalLag, sampledAt }), currentReplicas: 1, spec: s, history: emptyHistory, now: NOW });
+    let history = emptyHistory;
+    for (const [at, lag] of [[NOW - 2000, 1], [NOW - 1000, 2], [NOW, 3], [NOW, 4]] as const) history = updateHistory(history, d(at, lag), s, NOW, null);
+    expect(history.samples.map(({ at, lag }) => ({ at, lag }))).toEqual([{ at: NOW - 1000, lag: 2 }, { at: NOW, lag: 4 }]);
   });
 });
 
@@ -176,9 +287,11 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
       limitedBy: Limit.partitions,
     },
     {
-      name: 'capacity rule measured now (saturated, settled): 5 beats lag 3',
+      name: 'capacity rule measured now (saturated, settled): 5 beats lag (300 + 20 x 2 s) / 100 -> 4',
       snap: snapshot({ totalLag: 300, productionRate: 40, consumptionRate: 20, members: 2 }),
       current: 2,
+      history: backlogged,
+      spec: { pollIntervalSeconds: 1 },
       desired: 5,
       rule: Rule.capacity,
       heldBy: null,
@@ -355,7 +468,8 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
       name: 'capacity sizes, the step limit holds',
       snap: snapshot({ totalLag: 300, productionRate: 40, consumptionRate: 20, members: 2 }),
       current: 2,
-      spec: { scaleUp: { maxStep: 1 } },
+      history: backlogged,
+      spec: { pollIntervalSeconds: 1, scaleUp: { maxStep: 1 } },
       desired: 3,
       rule: Rule.capacity,
       heldBy: Hold.stepLimit,
@@ -415,6 +529,7 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
       name: 'a scale-up that cannot pay back a 12 s stop is held: 2 replicas drain in 20 s, 4 would take 12 + 10.3 s',
       snap: snapshot({ totalLag: 300, productionRate: 5, consumptionRate: 20, members: 2, typicalRebalanceStopSeconds: 12 }),
       current: 2,
+      history: backlogged,
       desired: 2,
       rule: Rule.lag,
       heldBy: Hold.rebalanceCost,
@@ -430,10 +545,10 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
       limitedBy: null,
     },
     {
-      name: 'no per-replica rate: the stop sizes the step but holds nothing',
+      name: 'no per-replica rate: the stop sizes the step but holds nothing: (300 + 5 x 10 s + 5 x 12 s) / 100 -> 5',
       snap: snapshot({ totalLag: 300, productionRate: 5, members: 2, typicalRebalanceStopSeconds: 12 }),
       current: 2,
-      desired: 4,
+      desired: 5,
       rule: Rule.lag,
       heldBy: null,
       limitedBy: null,
@@ -498,14 +613,14 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
   });
 
   // The reason is for people: these two check that it shows the arithmetic.
-  it('explains a growing lag: the lag expected at the next poll, and the cap', () => {
+  it('explains a growing lag: the lag expected when added consumers would be consuming, and the cap', () => {
     const decision = decide({ snapshot: snapshot({ totalLag: 90, productionRate: 200, consumptionRate: 10 }), currentReplicas: 1, spec: spec(), history: emptyHistory, now: NOW });
-    expect(decision.reason).toBe('lag 90 growing 190/s, 1040 by the next poll / threshold 100 needs 11; capped at 6 partitions');
+    expect(decision.reason).toBe('lag 90 growing 190/s, 1990 in 10 s / threshold 100 needs 20; capped at 6 partitions');
   });
 
   it('explains the capacity rule, then what held it', () => {
     const snap = snapshot({ totalLag: 300, productionRate: 40, consumptionRate: 20, members: 2 });
-    const decision = decide({ snapshot: snap, currentReplicas: 2, spec: spec({ scaleUp: { maxStep: 1 } }), history: emptyHistory, now: NOW });
+    const decision = decide({ snapshot: snap, currentReplicas: 2, spec: spec({ pollIntervalSeconds: 1, scaleUp: { maxStep: 1 } }), history: backlogged, now: NOW });
     expect(decision.reason).toBe('capacity: (40 msg/s + lag 300 / 30 s) / 10 msg/s per replica needs 5; step limited to 3');
   });
 
@@ -513,7 +628,7 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
     const sized = decide({ snapshot: snapshot({ totalLag: 250, productionRate: 20, consumptionRate: 20, typicalRebalanceStopSeconds: 5 }), currentReplicas: 1, spec: spec(), history: emptyHistory, now: NOW });
     expect(sized.reason).toBe('lag 250 + 100 arriving in a 5 s rebalance stop / threshold 100 needs 4');
     const snap = snapshot({ totalLag: 300, productionRate: 5, consumptionRate: 20, members: 2, typicalRebalanceStopSeconds: 12 });
-    const held = decide({ snapshot: snap, currentReplicas: 2, spec: spec(), history: emptyHistory, now: NOW });
+    const held = decide({ snapshot: snap, currentReplicas: 2, spec: spec(), history: backlogged, now: NOW });
     expect(held.reason).toBe(
       'lag 300 + 60 arriving in a 12 s rebalance stop / threshold 100 needs 4; held at 2: 2 replicas drain the backlog in 20 s, sooner than a 12 s rebalance stop plus the drain at 4 (22.29 s in all)',
     );
@@ -530,11 +645,14 @@ describe('decide: each rule, limit and hold, and their combinations', () => {
 
   it('keeps the last saturated per-replica rate when lag is gone', () => {
     const s = spec();
-    const saturated = decide({ snapshot: snapshot({ totalLag: 200, consumptionRate: 30, members: 3 }), currentReplicas: 3, spec: s, history: emptyHistory, now: NOW });
-    expect(saturated.perReplicaRate).toBe(10);
-    const history = updateHistory(emptyHistory, saturated, s, NOW, null);
-    const drained = decide({ snapshot: snapshot({ totalLag: 0, consumptionRate: 4, members: 3 }), currentReplicas: 3, spec: s, history, now: NOW + 5000 });
-    expect(drained.perReplicaRate).toBe(10);
+    const first = decide({ snapshot: snapshot({ totalLag: 200, consumptionRate: 30, members: 3 }), currentReplicas: 3, spec: s, history: emptyHistory, now: NOW });
+    // The first backlogged sample starts the run; its rate still spans the time before it.
+    expect([first.perReplicaRate, first.backloggedSince]).toEqual([null, NOW]);
+    const saturated = decide({ snapshot: snapshot({ totalLag: 200, consumptionRate: 30, members: 3, sampledAt: NOW + 5000 }), currentReplicas: 3, spec: s, history: updateHistory(emptyHistory, first, s, NOW, null), now: NOW + 5000 });
+    expect([saturated.perReplicaRate, saturated.backloggedSince]).toEqual([10, NOW]);
+    const history = updateHistory(emptyHistory, saturated, s, NOW + 5000, null);
+    const drained = decide({ snapshot: snapshot({ totalLag: 0, consumptionRate: 4, members: 3, sampledAt: NOW + 10_000 }), currentReplicas: 3, spec: s, history, now: NOW + 10_000 });
+    expect([drained.perReplicaRate, drained.backloggedSince]).toEqual([10, null]);
   });
 
   it('updateHistory drops entries older than the longest window or period', () => {
@@ -594,6 +712,10 @@ describe('decide: properties', () => {
     perReplicaRate: fc.option(fc.double({ min: 0.01, max: 1000, noNaN: true }), { nil: null }),
     draining: fc.boolean(),
     lastDrainingAt: fc.option(fc.integer({ min: NOW - 600_000, max: NOW }), { nil: null }),
+    samples: fc.uniqueArray(fc.record({ at: fc.integer({ min: NOW - 30_000, max: NOW }), lag: fc.integer({ min: 0, max: 10_000_000 }), askedUp: fc.boolean() }), { maxLength: 2, selector: (x) => x.at }).map((xs) => xs.sort((a, b) => a.at - b.at)),
+    pendingScaleUp: fc.option(fc.record({ at: fc.integer({ min: NOW - 600_000, max: NOW }), to: fc.integer({ min: 0, max: 64 }) }), { nil: null }),
+    scaleUpLeadSeconds: fc.option(fc.double({ min: 0, max: 60, noNaN: true }), { nil: null }),
+    backloggedSince: fc.option(fc.integer({ min: NOW - 600_000, max: NOW }), { nil: null }),
   });
   const current = fc.integer({ min: 0, max: 64 });
 
@@ -714,7 +836,8 @@ describe('decide: properties', () => {
 });
 
 describe('perReplicaRate: only a saturated, settled group is measured', () => {
-  const context = { currentReplicas: 3, lagThreshold: 100, lastScaleAt: null, now: NOW };
+  // Backlogged for longer than the rate window (the monitor's default 5 s).
+  const context = { currentReplicas: 3, lagThreshold: 100, lastScaleAt: null, backloggedSince: NOW - 6_000, now: NOW };
   const busy = snapshot({ totalLag: 300, consumptionRate: 30, members: 3 });
   it.each([
     { name: 'backlogged, stable group: consumption / members', snap: busy, ctx: {}, rate: 10 },
@@ -724,6 +847,26 @@ describe('perReplicaRate: only a saturated, settled group is measured', () => {
     { name: 'a scale 15 s ago has settled', snap: busy, ctx: { lastScaleAt: NOW - 15_000 }, rate: 10 },
     { name: 'no consumption (paused group)', snap: { ...busy, consumptionRate: 0 }, ctx: {}, rate: 7 },
     { name: 'members beyond partitions are idle', snap: snapshot({ totalLag: 300, consumptionRate: 30, members: 8, partitionCount: 6 }), ctx: { currentReplicas: 8 }, rate: 5 },
+    {
+      // Measured in the mixed bench: 4 consumers on 6 partitions at 30 msg/s, the two with one
+      // partition each waiting for arrivals, read as 6.4 msg/s each and asked for 6.
+      name: 'starved partitions: their owners consume what arrives, not what they could',
+      snap: snapshot({ totalLag: 300, consumptionRate: 25.6, members: 4, partitionLags: [140, 150, 1, 0, 5, 4] }),
+      ctx: { currentReplicas: 4 },
+      rate: 7,
+    },
+    { name: 'every partition with more than the message in hand', snap: snapshot({ totalLag: 300, consumptionRate: 36, members: 4, partitionLags: [140, 150, 2, 3, 2, 3] }), ctx: { currentReplicas: 4 }, rate: 9 },
+    { name: 'in batch mode a batch in hand is not a backlog', snap: snapshot({ totalLag: 300, consumptionRate: 36, members: 4, batchSize: 5, partitionLags: [140, 140, 5, 5, 5, 5] }), ctx: { currentReplicas: 4 }, rate: 7 },
+    {
+      // Measured in the mixed bench: the first sample of a burst on 5 consumers at a steady 30/s
+      // has every partition backlogged, but its rate is the slope over the quiet 5 s before.
+      name: 'backlogged for less than the rate window: the rate still spans the time before',
+      snap: snapshot({ totalLag: 502, consumptionRate: 32.4, members: 5 }),
+      ctx: { currentReplicas: 5, backloggedSince: NOW - 1_000 },
+      rate: 7,
+    },
+    { name: 'backlogged for exactly the rate window counts', snap: busy, ctx: { backloggedSince: NOW - 5_000 }, rate: 10 },
+    { name: "the monitor's own rate window, when it says: 10 s", snap: { ...busy, rateWindowMs: 10_000 }, ctx: { backloggedSince: NOW - 6_000 }, rate: 7 },
   ])('$name', ({ snap, ctx, rate }) => {
     expect(perReplicaRate(snap, 7, { ...context, ...ctx })).toBe(rate);
   });
@@ -780,5 +923,93 @@ describe('decide in a closed loop', () => {
     // Up once, down once: each change is a stop-the-world rebalance with Kafka's eager protocol.
     const changes = trace.filter((r, i) => i > 0 && r !== trace[i - 1]);
     expect(changes).toEqual([6, 1]);
+  });
+});
+
+/**
+ * A finer model of the local lab for issue 10's bursts: `count` orders arriving evenly over
+ * `spread` seconds onto one consumer at 10 msg/s; the lag monitor sampling Kafka every second
+ * (rates over its 5 s window) and the operator reading its newest sample every second, each at
+ * its own phase; a scale-up's members join `lead` seconds after the patch and then stop the whole
+ * group for `stop` seconds (eager rebalance). Returns the scale events until the burst is drained.
+ */
+function burstModel(o: { count: number; spread: number; monitorPhase: number; operatorPhase: number; lead: number; stop: number; history?: ScalingHistory }) {
+  const s = spec({ lagThreshold: 50, maxReplicas: 10, pollIntervalSeconds: 1, scaleDown: { stabilizationWindowSeconds: 30 } });
+  const dt = 0.01;
+  const start = 10;
+  const perConsumer = 10;
+  let [end, committed, replicas] = [0, 0, 1];
+  let scaledAt = -Infinity;
+  let history = o.history ?? emptyHistory;
+  const samples: { at: number; end: number; committed: number; members: number }[] = [];
+  const events: { from: number; to: number }[] = [];
+  let nextSample = o.monitorPhase;
+  let nextPoll = o.operatorPhase;
+  for (let step = 0; ; step++) {
+    const t = step * dt;
+    if (t >= start) end = o.spread === 0 ? o.count : Math.min(o.count, Math.floor(((t - start) / o.spread) * o.count));
+    const joinedAt = scaledAt + o.lead;
+    const members = t < joinedAt ? Math.min(replicas, 1) : replicas;
+    const consuming = t >= joinedAt && t < joinedAt + o.stop ? 0 : Math.min(members, 6);
+    committed = Math.min(end, committed + consuming * perConsumer * dt);
+    if (t >= nextSample) {
+      nextSample += 1;
+      samples.push({ at: t, end, committed: Math.floor(committed), members });
+    }
+    if (t >= nextPoll && samples.length > 0) {
+      nextPoll += 1;
+      const latest = samples.at(-1)!;
+      const oldest = samples.find((x) => latest.at - x.at <= 5)!;
+      const seconds = latest.at - oldest.at;
+      const snap = snapshot({
+        totalLag: latest.end - latest.committed,
+        productionRate: seconds > 0 ? (latest.end - oldest.end) / seconds : null,
+        consumptionRate: seconds > 0 ? (latest.committed - oldest.committed) / seconds : null,
+        members: latest.members,
+        sampledAt: NOW + Math.round(latest.at * 1000),
+      });
+      const now = NOW + Math.round(t * 1000);
+      const decision = decide({ snapshot: snap, currentReplicas: replicas, spec: s, history, now });
+      const scaled = decision.desiredReplicas !== replicas ? { from: replicas, to: decision.desiredReplicas } : null;
+      history = updateHistory(history, decision, s, now, scaled);
+      if (scaled) {
+        events.push(scaled);
+        if (scaled.to > scaled.from) scaledAt = t;
+        replicas = scaled.to;
+      }
+    }
+    if (t > start + o.spread && committed >= o.count) return events;
+    if (t > 120) throw new Error(`not drained after 120 s: ${JSON.stringify({ end, committed, replicas, events })}`);
+  }
+}
+
+describe('bursts of 300-1000 orders over 0-3 s in a model of the local lab', () => {
+  /**
+   * Every combination of size, spread, the monitor's phase against the burst, the operator's
+   * against the monitor, the lead and the stop. The rules before issue 10 split 288 of these
+   * 5040 into two steps (1 -> 2 -> 6): a first sample that caught a burst's start sized it small.
+   */
+  function grid(measuredLead: boolean): { o: Parameters<typeof burstModel>[0]; events: { from: number; to: number }[] }[] {
+    const runs = [];
+    for (const count of [300, 500, 700, 1000])
+      for (const spread of [0, 0.5, 1, 1.5, 2, 2.5, 3])
+        for (let tenth = 0; tenth < 10; tenth++)
+          for (const behind of [0.05, 0.5, 0.95])
+            for (const lead of [1, 2, 3])
+              for (const stop of [0, 1]) {
+                const o = { count, spread, monitorPhase: tenth / 10, operatorPhase: (tenth / 10 + behind) % 1, lead, stop, history: measuredLead ? { ...emptyHistory, scaleUpLeadSeconds: lead } : undefined };
+                runs.push({ o, events: burstModel(o) });
+              }
+    return runs;
+  }
+
+  it('go 1 -> 6 in one patch, before any lead is measured', () => {
+    const steps = grid(false).filter((r) => r.events.length !== 1 || r.events[0]!.from !== 1 || r.events[0]!.to !== 6);
+    expect(steps).toEqual([]);
+  });
+
+  it('and once a lead has been measured', () => {
+    const steps = grid(true).filter((r) => r.events.length !== 1 || r.events[0]!.from !== 1 || r.events[0]!.to !== 6);
+    expect(steps).toEqual([]);
   });
 });

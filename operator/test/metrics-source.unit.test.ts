@@ -10,8 +10,8 @@ const report = {
   total_lag: 120,
   // The lag monitor reports null for a partition the group has never committed on.
   partitions: [
-    { partition: 0, end_offset: 220, committed_offset: 100, lag: 120 },
     { partition: 1, end_offset: 0, committed_offset: null, lag: 0 },
+    { partition: 0, end_offset: 220, committed_offset: 100, lag: 120 },
   ],
   partition_count: 6,
   status: 'warning',
@@ -42,7 +42,7 @@ describe('readLag', () => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
   it('maps the lag monitor report to a snapshot', async () => {
-    respond = json({ ...report, rebalance_cost: { events: 3, typical_stop_seconds: 1.25, last: null }, paused_partitions: { manual: [1], downstream: [2, 4] }, batch_size: 10 });
+    respond = json({ ...report, rebalance_cost: { events: 3, typical_stop_seconds: 1.25, last: null }, paused_partitions: { manual: [1], downstream: [2, 4] }, batch_size: 10, rate_window_seconds: 10 });
     await expect(readLag(`${base}/`, expected, 1000)).resolves.toEqual({
       group: 'order-processors',
       topic: 'orders',
@@ -56,12 +56,15 @@ describe('readLag', () => {
       typicalRebalanceStopSeconds: 1.25,
       pausedPartitions: { manual: [1], downstream: [2, 4] },
       batchSize: 10,
+      rateWindowMs: 10_000,
+      // In partition order, whatever the report's order.
+      partitionLags: [120, 0],
     });
   });
 
-  it('reads an older lag monitor, without rebalance cost, pauses or batch size: unknown, none, 1', async () => {
+  it('reads an older lag monitor, without rebalance cost, pauses, batch size or rate window: unknown, none, 1, the default 5 s', async () => {
     respond = json(report);
-    expect(await readLag(base, expected, 1000)).toMatchObject({ typicalRebalanceStopSeconds: null, pausedPartitions: { manual: [], downstream: [] }, batchSize: 1 });
+    expect(await readLag(base, expected, 1000)).toMatchObject({ typicalRebalanceStopSeconds: null, pausedPartitions: { manual: [], downstream: [] }, batchSize: 1, rateWindowMs: 5000 });
     respond = json({ ...report, rebalance_cost: { events: 0, typical_stop_seconds: null, last: null } });
     expect((await readLag(base, expected, 1000)).typicalRebalanceStopSeconds).toBeNull();
   });

@@ -119,6 +119,15 @@ describe('helm/backpressure-lab, rendered', () => {
     expect(kinds.has('StatefulSet')).toBe(set.includes('plain'));
   });
 
+  it("every Node process gets the local lab's V8 flags (lab.json) as NODE_OPTIONS, and none with nodeOptions empty", async () => {
+    const lab = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8'));
+    const services = ['producer', 'consumer', 'lag-monitor', 'lag-autoscaler'];
+    const objects = await render([]);
+    for (const name of services) expect(envOf(find(objects, 'Deployment', name)).NODE_OPTIONS, name).toBe(lab.node.options);
+    const plain = await render([], ['nodeOptions=']);
+    for (const name of services) expect(envOf(find(plain, 'Deployment', name)), name).not.toHaveProperty('NODE_OPTIONS');
+  });
+
   it('ci/tuned-values.yaml: every threshold reaches the LagAutoscaler or the environment', async () => {
     const tuned = parseYaml(readFileSync(join(CHART, 'ci/tuned-values.yaml'), 'utf8'));
     const objects = await render(setFiles('ci/tuned-values.yaml'));
@@ -155,6 +164,7 @@ describe('helm/backpressure-lab, rendered', () => {
       DLQ_TOPIC: kafka.dlqTopic,
       DLQ_MAX_RETRIES: String(tuned.consumer.deadLetter.maxRetries),
       DLQ_RETRY_BACKOFF_MS: String(tuned.consumer.deadLetter.retryBackoffMs),
+      HEARTBEAT_INTERVAL_MS: String(tuned.consumer.heartbeatIntervalMs),
       GROUP_ID: kafka.consumerGroup,
       CONSUMER_ID: JSON.stringify({ fieldRef: { fieldPath: 'metadata.name' } }),
     });

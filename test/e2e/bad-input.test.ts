@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testKafka } from '../support/kafka.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { getJson } from '../support/services.js';
 
@@ -78,5 +79,21 @@ describe('bad input gets a 4xx naming the field and the reason', () => {
     for (const url of Object.values(urls)) expect((await fetch(`${url}/health`)).status).toBe(200);
     expect((await getJson(`${lab.producer.url}/stats`)).produced).toBe(0);
     expect(lab.consumers[0]!.process.exitCode).toBeNull();
+  });
+
+  it('the largest batch the API allows (count=100000) is taken whole: 201, and every order is in the topic', async () => {
+    // One produce request per 500 orders: in a single request the broker refused the partitions'
+    // record batches (over its 1 MB message.max.bytes) and the caller got a 503.
+    const res = await fetch(`${lab.producer.url}/produce/batch?count=100000`, { method: 'POST' });
+    expect(res.status, await res.clone().text()).toBe(201);
+    expect(await res.json()).toMatchObject({ sent: 100_000, first_sequence: 1, last_sequence: 100_000 });
+    const admin = testKafka(lab.brokers).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(lab.topic);
+      expect(offsets.reduce((sum, p) => sum + Number(p.high), 0)).toBe(100_000);
+    } finally {
+      await admin.disconnect();
+    }
   });
 });

@@ -368,16 +368,29 @@ export const seedExercises = [
         const current = a?.status?.currentReplicas ?? 0;
         if (current > peak) {
           peak = current;
-          decision = a.status.lastDecision;
-          lab.note(`+${fmt((Date.now() - t0) / 1000)} s: ${current} replicas (${decision?.reason})`);
+          // The decision that scaled, if this status is still the one its reconcile wrote.
+          if (a.status.lastDecision?.time === a.status.lastScaleTime) decision = a.status.lastDecision;
+          lab.note(`+${fmt((Date.now() - t0) / 1000)} s: ${current} replicas (${a.status.lastDecision?.reason})`);
         }
         return peak >= ceiling;
       }, () => `at ${peak}`, 500);
-      // The larger of the lag rule and the capacity rule, capped (lastDecision has both).
-      const lagRule = Math.ceil((decision?.inputs?.totalLag ?? 0) / spec.lagThreshold);
-      const capacityRule = decision?.capacityReplicas ?? 0;
-      const wanted = Math.min(ceiling, Math.max(lagRule, capacityRule));
-      lab.check('replicas', `max(lag rule ceil(${decision?.inputs?.totalLag} / ${spec.lagThreshold}) = ${lagRule}, capacity rule ${capacityRule}), at most ${ceiling} = ${wanted}`, String(peak), peak === wanted);
+      // The larger of the lag rule and the capacity rule, capped (the scaling decision has both).
+      // The lag rule sizes for the lag expected once new consumers would be consuming, so at
+      // least for the lag then. A later reconcile may have replaced the decision in the status
+      // before it was read: then the burst itself, count / lagThreshold, is the lag rule's floor.
+      if (decision) {
+        const lagThenNeeds = Math.ceil(decision.inputs.totalLag / spec.lagThreshold);
+        const wanted = Math.min(ceiling, Math.max(decision.lagReplicas, decision.capacityReplicas ?? 0));
+        lab.check(
+          'replicas',
+          `max(lag rule ${decision.lagReplicas} (lag ${decision.inputs.totalLag} then needed ceil(/ ${spec.lagThreshold}) = ${lagThenNeeds}), capacity rule ${decision.capacityReplicas ?? 'n/a'}), at most ${ceiling} = ${wanted}`,
+          String(peak),
+          peak === wanted && decision.lagReplicas >= lagThenNeeds,
+        );
+      } else {
+        const wanted = Math.min(ceiling, Math.ceil(count / spec.lagThreshold));
+        lab.check('replicas', `the burst: ceil(${count} / ${spec.lagThreshold}) = ${Math.ceil(count / spec.lagThreshold)}, at most ${ceiling} = ${wanted}`, String(peak), peak === wanted);
+      }
 
       lab.step(`${ceiling} consumers on the backlog`);
       lab.curl('GET', `${lab.monitor}/lag`);

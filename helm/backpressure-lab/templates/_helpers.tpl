@@ -99,12 +99,16 @@ capabilities:
 {{- end }}
 
 {{/*
-The Node services' environment shared by all four: log level, port, and where traces go.
+The Node services' environment shared by all four: log level, V8 flags, port, and where traces go.
 Call with (dict "root" $ "port" 8000).
 */}}
 {{- define "backpressure-lab.commonEnv" -}}
 - name: LOG_LEVEL
   value: {{ .root.Values.logLevel | quote }}
+{{- with .root.Values.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
 - name: PORT
   value: {{ .port | quote }}
 {{- if .root.Values.tracing.enabled }}

@@ -49,6 +49,8 @@ export const PASSTHROUGH_ENV = [
   'HEARTBEAT_INTERVAL_MS',
   'LOG_LEVEL',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
+  // The V8 flags (heap sizing) the operator itself runs with.
+  'NODE_OPTIONS',
 ] as const;
 
 /** Paths of the layout under a repository root. */

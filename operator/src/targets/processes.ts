@@ -40,9 +40,10 @@ export class ProcessTarget implements ScaleTarget {
   async setReplicas(replicas: number): Promise<void> {
     const live = await this.live();
     if (replicas > live.size) {
-      for (let n = 1; live.size < replicas; n++) {
-        if (!live.has(n)) live.set(n, await this.startConsumer(n));
-      }
+      const free: number[] = [];
+      for (let n = 1; live.size + free.length < replicas; n++) if (!live.has(n)) free.push(n);
+      // All at once: a scale-up waits for its last consumer to join.
+      await Promise.all(free.map((n) => this.startConsumer(n)));
     } else if (replicas < live.size) {
       const highest = [...live.keys()].sort((a, b) => b - a).slice(0, live.size - replicas);
       await Promise.all(highest.map((n) => this.stopConsumer(n, live.get(n)!)));

@@ -2,6 +2,7 @@ import { PausedBy, type Logger } from '@bplab/kit';
 import {
   ControlState,
   initialController,
+  MAX_OBSERVATIONS,
   record,
   reset,
   step,
@@ -37,6 +38,12 @@ export class AutoPause {
   lastTransitionAt: string | null = null;
   lastReason: string | null = null;
   private controller: Controller = initialController();
+  /**
+   * Observations not in the window yet. While the controller is off nothing acts on them at once,
+   * so they are added in bulk at each tick (or when the window is read): a consumer flat out
+   * makes thousands of writes a second, and adding each alone copies the window each time.
+   */
+  private unrecorded: Observation[] = [];
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private lastProbeAt = Number.NEGATIVE_INFINITY;
@@ -64,8 +71,8 @@ export class AutoPause {
 
   /** Every write and probe of the downstream. */
   readonly observe = (observation: Observation): void => {
-    this.controller = record(this.controller, observation, this.thresholds);
-    this.evaluate();
+    this.unrecorded.push(observation);
+    if (this.settings.enabled || this.unrecorded.length >= MAX_OBSERVATIONS) this.evaluate();
   };
 
   get state(): ControlState {
@@ -73,6 +80,7 @@ export class AutoPause {
   }
 
   stats(): WindowStats {
+    this.recordObserved();
     return windowStats(this.controller.observations, this.thresholds, this.now(), this.downstream.inFlight());
   }
 
@@ -92,6 +100,7 @@ export class AutoPause {
   release(why: string): void {
     const held = this.controller.state === ControlState.paused;
     this.controller = reset(this.now());
+    this.unrecorded = [];
     if (!held) return;
     this.lastReason = why;
     this.metrics.autoPaused.set({ consumer: this.consumerId }, 0);
@@ -99,7 +108,13 @@ export class AutoPause {
     this.logger.info({ why }, 'downstream pause released');
   }
 
+  private recordObserved(): void {
+    this.controller = record(this.controller, this.unrecorded, this.thresholds);
+    this.unrecorded = [];
+  }
+
   private evaluate(): void {
+    this.recordObserved();
     if (!this.settings.enabled) return;
     const now = this.now();
     const result = step(this.controller, this.thresholds, now, this.downstream.inFlight());

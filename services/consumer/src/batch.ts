@@ -1,6 +1,6 @@
 /**
- * Batch processing, the pure part: how the consumer cuts what it fetched into batches, what one
- * batch commits, and the throughput that follows. No I/O, no clock.
+ * Batch processing, the pure part: how the consumer cuts what it fetched into batches, and how
+ * long it waits before retrying a refused write. No I/O, no clock.
  */
 
 /** The largest batch POST /config and BATCH_SIZE accept. */
@@ -27,29 +27,6 @@ export function planBatch(remaining: readonly number[], size: number): number[] 
     left -= take;
     return take;
   });
-}
-
-/** What a commit needs of a message. */
-export interface Positioned {
-  topic: string;
-  partition: number;
-  offset: string;
-}
-
-/**
- * The offsets one batch commits: per topic-partition, the batch's last (highest) offset + 1, the
- * next message to read. One entry per partition, in partition order.
- */
-export function commitsFor(batch: readonly Positioned[]): Positioned[] {
-  const highest = new Map<string, Positioned>();
-  for (const m of batch) {
-    const key = `${m.topic}\u0000${m.partition}`;
-    const seen = highest.get(key);
-    if (seen === undefined || BigInt(m.offset) > BigInt(seen.offset)) highest.set(key, m);
-  }
-  return [...highest.values()]
-    .sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
-    .map((m) => ({ topic: m.topic, partition: m.partition, offset: (BigInt(m.offset) + 1n).toString() }));
 }
 
 /**

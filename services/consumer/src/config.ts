@@ -29,7 +29,12 @@ const schema = z
     /** Names this instance in the sink, in metrics and in /stats; defaults to consumer-<port>. */
     CONSUMER_ID: z.string().min(1).optional(),
     SESSION_TIMEOUT_MS: env.int(30_000, 6_000, 300_000),
-    HEARTBEAT_INTERVAL_MS: env.int(3_000, 100, 60_000),
+    /**
+     * With Kafka's eager rebalance a joining consumer waits until every member has heard of the
+     * rebalance, and a member hears of it at its next heartbeat: this bounds a scale-up's wait.
+     * Kafka's own default is 3000; a heartbeat is one small request to the coordinator.
+     */
+    HEARTBEAT_INTERVAL_MS: env.int(500, 100, 60_000),
     /** The simulated downstream at start-up (POST /downstream changes it). */
     DOWNSTREAM_LATENCY_MS: env.int(0, 0, MAX_DOWNSTREAM_LATENCY_MS),
     DOWNSTREAM_ERROR_RATE: rate(0),

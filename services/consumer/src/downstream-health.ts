@@ -81,10 +81,14 @@ export function initialController(): Controller {
   return { state: ControlState.running, changedAt: null, healthySince: null, observations: [] };
 }
 
-/** Adds an observation and forgets what has left the window. */
-export function record(controller: Controller, observation: Observation, thresholds: Thresholds): Controller {
-  const observations = trim([...controller.observations, observation], thresholds, observation.at);
-  return { ...controller, observations };
+/**
+ * Adds observations (in the order they ended) and forgets what has left the window: one copy of
+ * the window however many are added, so a busy consumer can add them in bulk.
+ */
+export function record(controller: Controller, observations: readonly Observation[], thresholds: Thresholds): Controller {
+  const last = observations.at(-1);
+  if (last === undefined) return controller;
+  return { ...controller, observations: trim([...controller.observations, ...observations], thresholds, last.at) };
 }
 
 function trim(observations: readonly Observation[], thresholds: Thresholds, now: number): Observation[] {

@@ -22,12 +22,21 @@ export class DownstreamRejected extends Error {
 export const CallKind = { write: 'write', probe: 'probe' } as const;
 export type CallKind = (typeof CallKind)[keyof typeof CallKind];
 
+/** A write the downstream accepted: its records are on their way to the sink topic. */
+export interface AcceptedWrite {
+  /** Settles with Kafka's acknowledgement of the records (acks=all). */
+  stored: Promise<void>;
+}
+
 /**
  * The consumer's sink as a downstream service that can be degraded: every call first waits
  * latencyMs, then fails with probability errorRate (DownstreamRejected, nothing stored) or goes
- * through. A write stores its records in the sink topic (one bulk send); a probe stores nothing,
- * it only learns whether the downstream answers and how fast. Every call, whatever its outcome,
- * is reported to `observe` with its measured latency. A wait follows the settings: lowering the
+ * through. A write is accepted there, and its records are then stored in the sink topic; the
+ * caller goes on once it is accepted and learns of the store from `stored`, so the latency and
+ * the refusals are paid in line, one write at a time, and Kafka's round trip is not. A probe
+ * stores nothing, it only learns whether the downstream answers and how fast. Every call, whatever
+ * its outcome, is reported to `observe` once it is over (stored, refused or failed) with its
+ * measured latency, and counts as in flight until then. A wait follows the settings: lowering the
  * latency (the downstream recovers) also shortens the calls already waiting.
  */
 export class SimulatedDownstream {
@@ -43,14 +52,14 @@ export class SimulatedDownstream {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Stores the records, once the downstream accepts them. */
-  write(records: readonly ProcessedRecord[]): Promise<void> {
+  /** Resolves once the downstream has accepted the records, with their store under way. */
+  write(records: readonly ProcessedRecord[]): Promise<AcceptedWrite> {
     return this.call(CallKind.write, () => this.sink.write(processedMessages(records)));
   }
 
   /** A health check: the downstream's latency and errors, nothing stored. */
-  probe(): Promise<void> {
-    return this.call(CallKind.probe, async () => {});
+  async probe(): Promise<void> {
+    await (await this.call(CallKind.probe, async () => {})).stored;
   }
 
   /** When each call not yet answered started. */
@@ -58,21 +67,30 @@ export class SimulatedDownstream {
     return [...this.pending].map((p) => p.started);
   }
 
-  private async call(kind: CallKind, store: () => Promise<void>): Promise<void> {
+  private async call(kind: CallKind, store: () => Promise<void>): Promise<AcceptedWrite> {
     const entry = { started: this.now() };
     const counts = kind === CallKind.write ? this.writes : this.probes;
     this.pending.add(entry);
-    let ok = false;
-    try {
-      await this.latency(entry.started);
-      if (this.settings.errorRate > 0 && this.random() < this.settings.errorRate) throw new DownstreamRejected();
-      await store();
-      ok = true;
-    } finally {
+    const over = (ok: boolean) => {
       this.pending.delete(entry);
       counts[ok ? 'ok' : 'failed'] += 1;
       this.observe({ at: this.now(), latencyMs: this.now() - entry.started, ok }, kind);
+    };
+    try {
+      if (this.settings.latencyMs > 0) await this.latency(entry.started);
+      if (this.settings.errorRate > 0 && this.random() < this.settings.errorRate) throw new DownstreamRejected();
+    } catch (err) {
+      over(false);
+      throw err;
     }
+    const stored = store().then(
+      () => over(true),
+      (err: unknown) => {
+        over(false);
+        throw err;
+      },
+    );
+    return { stored };
   }
 
   /** Waits until latencyMs after `started`, re-reading the setting at least every 250 ms. */

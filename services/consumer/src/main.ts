@@ -1,5 +1,4 @@
-import { BrokerProbe, close, type ConsumerState, createApp, createKafka, createLogger, createRegistry, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
-import { Partitioners } from 'kafkajs';
+import { BrokerProbe, close, type ConsumerState, createApp, createKafka, createLogger, createRegistry, KeyPartitioner, listen, onShutdown, run, startTelemetry } from '@bplab/kit';
 import { AutoPause } from './auto-pause.js';
 import { readConfig, thresholdsOf } from './config.js';
 import { Commits } from './commits.js';
@@ -15,14 +14,16 @@ run(async () => {
   const service = config.SERVICE_NAME ?? 'consumer';
   const consumerId = config.CONSUMER_ID;
   const logger = createLogger(service, config.LOG_LEVEL).child({ consumer: consumerId });
-  const telemetry = startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const telemetry = await startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const registry = createRegistry(service);
   const metrics = consumerMetrics(registry, consumerId, config.TOPIC);
 
   const kafka = createKafka(consumerId, config.KAFKA_BROKERS, logger);
   const probe = new BrokerProbe(kafka);
-  await probe.start();
-  const sinkProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  // Checked while the consumer connects and joins below, not before them: a scale-up waits on the
+  // join, and /health says "not checked yet" meanwhile.
+  const probing = probe.start();
+  const sinkProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: KeyPartitioner });
   const consumer = kafka.consumer({
     groupId: config.GROUP_ID,
     sessionTimeout: config.SESSION_TIMEOUT_MS,
@@ -91,9 +92,10 @@ run(async () => {
     }),
     routes: consumerRoutes({ consumerId, groupId: config.GROUP_ID, topic: config.TOPIC, sinkTopic: config.SINK_TOPIC, group, processor, downstream, autoPause, metrics }),
   });
+  // The join first, the HTTP API while it runs.
+  const started = group.start();
   const server = await listen(app, config.PORT, logger);
   autoPause.start();
-  const started = group.start();
 
   onShutdown(logger, async () => {
     autoPause.stop();
@@ -102,6 +104,7 @@ run(async () => {
     await commits.close();
     await sinkProducer.disconnect();
     await close(server);
+    await probing;
     await probe.stop();
     await telemetry.shutdown();
     logger.info({ processed: processor.processed }, 'left the group cleanly');

@@ -4,12 +4,12 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export function consumerMetrics(registry: Registry, consumer: string, topic: string) {
   const labels = ['consumer'] as const;
   const m = {
-    consumed: new Counter({ name: 'kafka_messages_consumed_total', help: 'Orders processed and committed', labelNames: [...labels, 'topic'], registers: [registry] }),
+    consumed: new Counter({ name: 'kafka_messages_consumed_total', help: 'Orders processed and stored in the sink (acknowledged; their commit follows in the background)', labelNames: [...labels, 'topic'], registers: [registry] }),
     errors: new Counter({ name: 'kafka_consume_errors_total', help: 'Messages whose processing, sink write or commit failed (they are retried)', labelNames: labels, registers: [registry] }),
     paused: new Gauge({ name: 'kafka_consumer_paused', help: '1 while consumption is paused (by hand or by the downstream)', labelNames: labels, registers: [registry] }),
     processing: new Histogram({
       name: 'kafka_message_processing_seconds',
-      help: "Time to process one order, sink write and commit included (in batch mode, its batch's time)",
+      help: "Time to process one order, up to its sink write's acknowledgement (in batch mode, its batch's time)",
       labelNames: labels,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers: [registry],
@@ -18,7 +18,7 @@ export function consumerMetrics(registry: Registry, consumer: string, topic: str
     assigned: new Gauge({ name: 'kafka_consumer_assigned_partitions', help: 'Partitions assigned to this consumer', labelNames: labels, registers: [registry] }),
     rebalances: new Counter({ name: 'kafka_consumer_rebalances_total', help: 'Group joins (each rebalance ends in one)', labelNames: labels, registers: [registry] }),
     batchSize: new Gauge({ name: 'kafka_consumer_batch_size', help: 'Configured messages per batch (1: one at a time)', labelNames: labels, registers: [registry] }),
-    batches: new Counter({ name: 'kafka_consumer_batches_total', help: 'Batches written and committed (one bulk sink write and one commit each)', labelNames: labels, registers: [registry] }),
+    batches: new Counter({ name: 'kafka_consumer_batches_total', help: 'Batches processed and stored in the sink (one downstream write each)', labelNames: labels, registers: [registry] }),
     autoPaused: new Gauge({ name: 'kafka_consumer_auto_paused', help: '1 while the downstream controller holds consumption paused', labelNames: labels, registers: [registry] }),
     autoPauses: new Counter({ name: 'kafka_consumer_auto_pauses_total', help: 'Automatic pauses: the downstream reached a high-water mark', labelNames: labels, registers: [registry] }),
     autoResumes: new Counter({ name: 'kafka_consumer_auto_resumes_total', help: 'Automatic resumes: the downstream stayed below the low-water marks for the hold time', labelNames: labels, registers: [registry] }),

@@ -1,11 +1,13 @@
 import { SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { contextFromHeaders, type Logger } from '@bplab/kit';
 import type { EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { commitsFor, planBatch, retryDelayMs } from './batch.js';
+import type { Positioned } from './ack-tracker.js';
+import { planBatch, retryDelayMs } from './batch.js';
 import { DeadLetterLog, deadLetterOf, poisonOf, retryDelays, type Poison } from './dead-letter.js';
-import { DownstreamRejected, type SimulatedDownstream } from './downstream.js';
+import { DownstreamRejected, type AcceptedWrite, type SimulatedDownstream } from './downstream.js';
 import type { ConsumerMetrics } from './metrics.js';
 import { orderIdOf } from './order-id.js';
+import { WritePipeline } from './pipeline.js';
 import type { ProcessedRecord, TopicWriter } from './sink.js';
 
 export interface ProcessorSettings {
@@ -25,13 +27,13 @@ export interface ProcessorSettings {
  */
 export const RUNS_IN_HAND = 64;
 
-/** One partition's fetched messages (one eachBatch call), waiting until they are all committed. */
+/** One partition's fetched messages (one eachBatch call), held until all of them are acknowledged. */
 interface Run {
   topic: string;
   partition: number;
   messages: KafkaMessage[];
-  /** How many are committed (and resolved) so far. */
-  next: number;
+  /** How many are taken for processing so far. */
+  taken: number;
   payload: EachBatchPayload;
   done: () => void;
   fail: (err: unknown) => void;
@@ -45,15 +47,23 @@ interface Taken {
 
 /**
  * Processes what kafkajs fetched, batchSize messages at a time across partitions: per batch one
- * simulated processing time, ONE bulk sink write (all its records, acks=all) and ONE commit (per
- * partition, the batch's last offset + 1). The commit comes after the write is acknowledged, so a
- * crash at any point means a redelivery (at-least-once), never a loss. With batchSize 1 this is
- * the seed's one message at a time: work, write, commit, per message.
+ * simulated processing time and ONE write to the downstream with all its records. The processing
+ * and the downstream's acceptance (its latency, its refusals) happen in line, one batch at a
+ * time; the write's store in Kafka (acks=all) is pipelined (pipeline.ts): the next batch is
+ * processed while it is acknowledged, and the offsets are committed in the background, per
+ * partition only as far as every write before is acknowledged. So a crash at any point means a
+ * redelivery of what was in flight (at-least-once), never a loss. With batchSize 1 this is the
+ * seed's one message at a time: each message its own processing time and write, in order per
+ * partition.
  *
  * kafkajs calls eachBatch once per partition run of a fetch, concurrently (RUNS_IN_HAND); each
- * call joins the queue and waits until its run is committed, so one loop here takes batches across
- * all of them, in the order they came, each partition in offset order. kafkajs fetches again once
- * every run of the fetch has returned.
+ * call joins the queue and waits until its run is acknowledged (its offsets resolved), so one
+ * loop here takes batches across all of them, in the order they came, each partition in offset
+ * order. kafkajs fetches again once every run of the fetch has returned. A pause, a rebalance,
+ * a failed write, a seek or shutdown first settles the pipeline (every write in flight
+ * acknowledged or failed, everything acknowledged committed), then gives the rest back: it is
+ * fetched again (on resume, or by the partition's next owner) from the first message not
+ * acknowledged.
  *
  * A write the downstream refuses is retried with the batch still in hand and the member
  * heartbeating, until it is accepted; it is given up (uncommitted, so redelivered) only when the
@@ -62,7 +72,7 @@ interface Taken {
  * A poison record (dead-letter.ts: flagged poison, or not one of our orders) fails processing
  * every time: it is retried maxRetries times with backoff, the batch in hand and the member
  * heartbeating, then written to the dead letter topic, and the consumer moves on. The batch's good
- * records go to the sink in its one bulk write; both writes are acknowledged before its commit.
+ * records go to the sink in its one write; the batch counts as acknowledged once both writes are.
  */
 export class Processor {
   processed = 0;
@@ -72,105 +82,155 @@ export class Processor {
   deadLettered = 0;
   readonly deadLetterLog = new DeadLetterLog();
   lastProcessedAt: string | undefined;
-  private inHand: Promise<void> | undefined;
-  private draining = false;
+  private readonly pipeline: WritePipeline;
   private readonly runs: Run[] = [];
   private looping = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private draining = false;
+  /** The group rebalanced (a heartbeat failed) while runs were in hand: they go back. */
+  private groupError: unknown = undefined;
+  /** The member heartbeats while runs are in hand (kafkajs only heartbeats between calls). */
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
     readonly settings: ProcessorSettings,
     private readonly consumerId: string,
     private readonly downstream: SimulatedDownstream,
-    private readonly commit: (offsets: { topic: string; partition: number; offset: string }[]) => Promise<void>,
+    commit: (offsets: Positioned[]) => Promise<void>,
     /** Paused by hand or by the downstream: no new batch is started. */
     private readonly isPaused: () => boolean,
-    /** How often the member heartbeats while a batch is in hand (kafkajs only heartbeats between calls). */
     private readonly heartbeatIntervalMs: number,
     private readonly tracer: Tracer,
     private readonly metrics: ConsumerMetrics,
     private readonly logger: Logger,
     readonly deadLetterSink: TopicWriter,
-  ) {}
+  ) {
+    this.pipeline = new WritePipeline(commit, (through) => this.acknowledgedThrough(through), () => this.kick(), logger);
+  }
 
   /**
-   * Finishes the batch in hand and starts no other. kafkajs's disconnect does not wait for a
-   * running eachBatch, so without this a SIGTERM could exit between sink write and commit.
+   * Finishes the batch in hand, settles the pipeline (its commits included) and starts no other
+   * batch. kafkajs's disconnect does not wait for a running eachBatch, so without this a SIGTERM
+   * could exit between sink write and commit.
    */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.inHand?.catch(() => {});
+    this.kick();
+    await this.loopDone;
   }
 
-  /** eachBatch: queues the partition's run and resolves once all of it is committed. */
+  /** eachBatch: queues the partition's run and resolves once all of it is acknowledged. */
   readonly handle = (payload: EachBatchPayload): Promise<void> => {
     // Refused before any side effect: the messages stay uncommitted and go to another member.
     if (this.draining) return Promise.reject(new Error('consumer is shutting down'));
     const { topic, partition, messages } = payload.batch;
     return new Promise<void>((done, fail) => {
-      this.runs.push({ topic, partition, messages, next: 0, payload, done, fail });
-      if (this.looping) return;
-      this.looping = true;
-      // After the other runs of the same fetch have queued too, so the first batch can mix them.
-      setImmediate(() => void this.loop());
+      this.runs.push({ topic, partition, messages, taken: 0, payload, done, fail });
+      this.keepAlive ??= setInterval(() => this.heartbeatInHand(), Math.max(100, this.heartbeatIntervalMs / 2));
+      this.kick();
     });
   };
 
+  /** Starts the loop unless it runs; after the other runs of the same fetch have queued too, so the first batch can mix them. */
+  private kick(): void {
+    if (this.looping) return;
+    this.looping = true;
+    this.loopDone = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.loop());
+  }
+
   private async loop(): Promise<void> {
     try {
-      while (this.runs.length > 0) {
-        // Refused before any side effect: the rest stays uncommitted and goes to another member.
-        if (this.draining) return this.releaseAll(new Error('consumer is shutting down'));
-        // Paused: the rest stays unresolved and is fetched again on resume. A pause never
-        // interrupts the batch in hand.
-        if (this.isPaused()) return this.releaseAll(null);
-        // Revoked (a seek) or stopping: those runs are left as they are.
-        for (const run of [...this.runs]) if (run.payload.isStale() || !run.payload.isRunning()) this.release(run, null);
-        const first = this.runs[0];
-        if (first === undefined) return;
-        // Rate-limited by kafkajs; once the group rebalances it throws, before any side effect,
-        // and every run returns with it so that kafkajs rejoins at once.
+      for (;;) {
+        await this.pipeline.room(this.settings.batchSize);
+        const stop = this.stopReason();
+        if (stop !== undefined) return await this.giveBack(stop.err);
+        const open = this.runs.filter((r) => r.taken < r.messages.length);
+        // Everything in hand is taken: the acknowledgements release the runs.
+        if (open.length === 0) return;
+        // Rate-limited by kafkajs; once the group rebalances it throws, before any side effect.
         try {
-          await first.payload.heartbeat();
+          await open[0]!.payload.heartbeat();
         } catch (err) {
-          return this.releaseAll(err);
+          this.groupError ??= err;
+          continue;
         }
-        const runs = [...this.runs];
         const counts = planBatch(
-          runs.map((r) => r.messages.length - r.next),
+          open.map((r) => r.messages.length - r.taken),
           this.settings.batchSize,
         );
-        const taken = runs.flatMap((r, i) => r.messages.slice(r.next, r.next + counts[i]!).map((message) => ({ topic: r.topic, partition: r.partition, message })));
-        this.inHand = this.process(taken, first.payload.heartbeat);
+        // A run the batch would take from is revoked (a seek) or the client is stopping.
+        if (open.some((r, i) => counts[i]! > 0 && (r.payload.isStale() || !r.payload.isRunning()))) return await this.giveBack(null);
+        const taken = open.flatMap((r, i) => r.messages.slice(r.taken, r.taken + counts[i]!).map((message) => ({ topic: r.topic, partition: r.partition, message })));
+        open.forEach((r, i) => (r.taken += counts[i]!));
         try {
-          await this.inHand;
+          await this.process(taken);
         } catch (err) {
-          return this.releaseAll(err);
+          return await this.giveBack(err);
         }
-        runs.forEach((run, i) => {
-          const count = counts[i]!;
-          if (count === 0) return;
-          run.next += count;
-          run.payload.resolveOffset(run.messages[run.next - 1]!.offset);
-          if (run.next === run.messages.length) this.release(run, null);
-        });
       }
     } finally {
       this.looping = false;
     }
   }
 
+  /** Why the runs in hand go back now; `err` null gives them back without an error (fetched again as they are). */
+  private stopReason(): { err: unknown } | undefined {
+    if (this.pipeline.failure !== undefined) return { err: this.pipeline.failure };
+    // Refused before any side effect: the rest stays uncommitted and goes to another member.
+    if (this.draining) return { err: new Error('consumer is shutting down') };
+    if (this.groupError !== undefined) return { err: this.groupError };
+    // Paused: the rest stays unresolved and is fetched again on resume. A pause never
+    // interrupts the batch in hand.
+    if (this.isPaused()) return { err: null };
+    return undefined;
+  }
+
+  /**
+   * Settles the pipeline (every write in flight acknowledged or failed, what is acknowledged
+   * resolved and committed), then returns every run still in hand: from its first message not
+   * acknowledged on, it is fetched again.
+   */
+  private async giveBack(err: unknown): Promise<void> {
+    await this.pipeline.settle();
+    for (const run of [...this.runs]) this.release(run, err);
+    this.pipeline.reset();
+    this.groupError = undefined;
+  }
+
+  /** A partition's writes are acknowledged through `through`: resolved, and its run released once all of it is. */
+  private acknowledgedThrough(through: Positioned): void {
+    const run = this.runs.find((r) => r.topic === through.topic && r.partition === through.partition);
+    if (run === undefined) return;
+    run.payload.resolveOffset(through.offset);
+    if (run.taken === run.messages.length && run.messages.at(-1)!.offset === through.offset) this.release(run, null);
+  }
+
   private release(run: Run, err: unknown): void {
     const at = this.runs.indexOf(run);
-    if (at >= 0) this.runs.splice(at, 1);
+    if (at < 0) return;
+    this.runs.splice(at, 1);
+    if (this.runs.length === 0) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
     if (err === null) run.done();
     else run.fail(err);
   }
 
-  private releaseAll(err: unknown): void {
-    for (const run of [...this.runs]) this.release(run, err);
+  /** A failed heartbeat (the group rebalances) sends the runs in hand back, after the pipeline settles. */
+  private heartbeatInHand(): void {
+    this.runs[0]?.payload.heartbeat().catch((err: unknown) => {
+      this.groupError ??= err;
+      this.kick();
+    });
   }
 
-  private async process(taken: Taken[], heartbeat: () => Promise<void>): Promise<void> {
+  /**
+   * The batch in line: its processing time, the retries of its poison records, and the
+   * downstream's acceptance of its write; then its writes go to the pipeline and the loop moves on.
+   * Throws (nothing handed over) when the batch is given up before that.
+   */
+  private async process(taken: Taken[]): Promise<void> {
     // Each producer span is its message's parent: one trace runs from POST /produce to the sink write.
     const spans = taken.map(({ topic, partition, message }) =>
       this.tracer.startSpan(
@@ -189,18 +249,10 @@ export class Processor {
       ),
     );
     const started = performance.now();
-    // The member keeps heartbeating while the batch is in hand (a slow downstream can hold it
-    // for up to a minute); a failed heartbeat (the group rebalances) is kept for the retry loop.
-    let groupError: unknown;
-    const keepAlive = setInterval(() => {
-      heartbeat().catch((err: unknown) => {
-        groupError ??= err;
-      });
-    }, Math.max(100, this.heartbeatIntervalMs / 2));
     try {
       if (this.settings.processingTimeMs > 0) await sleep(this.settings.processingTimeMs);
       const delays = retryDelays(this.settings.maxRetries, this.settings.retryBackoffMs);
-      const failed = await this.retryFailing(taken, delays, () => groupError);
+      const failed = await this.retryFailing(taken, delays);
       const processedAt = new Date().toISOString();
       const good = taken.flatMap((t, i) => (failed.has(i) ? [] : [{ ...t, span: spans[i]! }]));
       const records: ProcessedRecord[] = good.map(({ partition, message, span }) => ({
@@ -213,37 +265,53 @@ export class Processor {
       }));
       const attempts = delays.length + 1;
       const dead = [...failed].map(([i, poison]) => ({ ...taken[i]!, poison, span: spans[i]! }));
-      // A batch of poison records alone has nothing for the downstream.
-      if (records.length > 0) await this.writeUntilAccepted(records, () => groupError);
-      await this.deadLetterSink.write(
-        dead.map(({ topic, partition, message, poison }) =>
-          deadLetterOf(message, { error: poison.error, attempts, topic, partition, offset: message.offset, consumer: this.consumerId }),
-        ),
+      const deadLetters = dead.map(({ topic, partition, message, poison }) =>
+        deadLetterOf(message, { error: poison.error, attempts, topic, partition, offset: message.offset, consumer: this.consumerId }),
       );
-      await this.commit(commitsFor(taken.map(({ topic, partition, message }) => ({ topic, partition, offset: message.offset }))));
-      const seconds = (performance.now() - started) / 1000;
-      // Each order in a batch took the batch's time, from its start to its commit.
-      for (let i = 0; i < taken.length; i++) this.metrics.processing.observe({ consumer: this.consumerId }, seconds);
-      this.processed += good.length;
-      this.batches += 1;
-      this.lastProcessedAt = new Date().toISOString();
-      for (const { topic } of good) this.metrics.consumed.inc({ consumer: this.consumerId, topic });
-      this.metrics.batches.inc({ consumer: this.consumerId });
-      this.metrics.rate.add(good.length);
-      if (dead.length > 0) this.deadLettersWritten(dead, attempts);
+      // A batch of poison records alone has nothing for the downstream.
+      const write = records.length > 0 ? await this.writeUntilAccepted(records) : undefined;
+      const stored = Promise.all([write?.stored, this.deadLetterSink.write(deadLetters)]).then(() => {});
+      this.pipeline.hand(
+        taken.map(({ topic, partition, message }) => ({ topic, partition, offset: message.offset })),
+        stored,
+        () => this.acknowledged(taken.length, good, dead, attempts, started, spans),
+        (err) => this.writeFailed(err, taken, spans),
+      );
     } catch (err) {
       // Refused writes were counted per attempt in writeUntilAccepted.
       if (!(err instanceof DownstreamRejected)) this.metrics.errors.inc({ consumer: this.consumerId }, taken.length);
-      for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
-      this.logger.warn(
-        { err: err instanceof Error ? err.message : err, messages: taken.length, partitions: [...new Set(taken.map((t) => t.partition))] },
-        'batch failed; it will be redelivered',
-      );
+      this.batchFailed(err, taken, spans);
       throw err;
-    } finally {
-      clearInterval(keepAlive);
-      endAll(spans);
     }
+  }
+
+  /** A batch's writes are acknowledged: it counts as processed (its commit follows in the background). */
+  private acknowledged(count: number, good: (Taken & { span: Span })[], dead: (Taken & { poison: Poison; span: Span })[], attempts: number, started: number, spans: Span[]): void {
+    const seconds = (performance.now() - started) / 1000;
+    // Each order in a batch took the batch's time, from its start to its acknowledgement.
+    for (let i = 0; i < count; i++) this.metrics.processing.observe({ consumer: this.consumerId }, seconds);
+    this.processed += good.length;
+    this.batches += 1;
+    this.lastProcessedAt = new Date().toISOString();
+    for (const { topic } of good) this.metrics.consumed.inc({ consumer: this.consumerId, topic });
+    this.metrics.batches.inc({ consumer: this.consumerId });
+    this.metrics.rate.add(good.length);
+    if (dead.length > 0) this.deadLettersWritten(dead, attempts);
+    endAll(spans);
+  }
+
+  private writeFailed(err: unknown, taken: Taken[], spans: Span[]): void {
+    this.metrics.errors.inc({ consumer: this.consumerId }, taken.length);
+    this.batchFailed(err, taken, spans);
+  }
+
+  private batchFailed(err: unknown, taken: Taken[], spans: Span[]): void {
+    for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: String(err) });
+    endAll(spans);
+    this.logger.warn(
+      { err: err instanceof Error ? err.message : err, messages: taken.length, partitions: [...new Set(taken.map((t) => t.partition))] },
+      'batch failed; it will be redelivered',
+    );
   }
 
   /**
@@ -252,7 +320,7 @@ export class Processor {
    * index in `taken`. Gives up (the batch is redelivered) when the consumer is shutting down or
    * the group rebalances meanwhile.
    */
-  private async retryFailing(taken: Taken[], delays: number[], groupError: () => unknown): Promise<Map<number, Poison>> {
+  private async retryFailing(taken: Taken[], delays: number[]): Promise<Map<number, Poison>> {
     const attempt = (indexes: Iterable<number>): Map<number, Poison> => {
       const failing = new Map<number, Poison>();
       for (const i of indexes) {
@@ -265,8 +333,7 @@ export class Processor {
     for (const delay of delays) {
       if (failed.size === 0) break;
       if (this.draining) throw new Error('consumer is shutting down');
-      const revoked = groupError();
-      if (revoked !== undefined) throw revoked;
+      if (this.groupError !== undefined) throw this.groupError;
       await sleep(delay);
       this.retries += failed.size;
       this.metrics.retries.inc({ consumer: this.consumerId }, failed.size);
@@ -275,7 +342,7 @@ export class Processor {
     return failed;
   }
 
-  /** Counts, logs and lists dead letters once they are written and their batch committed. */
+  /** Counts, logs and lists dead letters once both writes of their batch are acknowledged. */
   private deadLettersWritten(dead: (Taken & { poison: Poison; span: Span })[], attempts: number): void {
     const at = new Date().toISOString();
     for (const { partition, message, poison, span } of dead) {
@@ -298,21 +365,19 @@ export class Processor {
   }
 
   /**
-   * Retries a write the downstream refused (nothing of it was stored) until it is accepted. Gives
-   * up, leaving the batch uncommitted for redelivery, when the consumer is shutting down or the
-   * group rebalances meanwhile. Kafka's own errors (the broker is down) go to kafkajs as before.
+   * Retries a write the downstream refused (nothing of it was stored) until it is accepted, and
+   * resolves with it accepted, its store under way. Gives up, leaving the batch uncommitted for
+   * redelivery, when the consumer is shutting down or the group rebalances meanwhile.
    */
-  private async writeUntilAccepted(records: ProcessedRecord[], groupError: () => unknown): Promise<void> {
+  private async writeUntilAccepted(records: ProcessedRecord[]): Promise<AcceptedWrite> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.downstream.write(records);
-        return;
+        return await this.downstream.write(records);
       } catch (err) {
         if (!(err instanceof DownstreamRejected)) throw err;
         this.metrics.errors.inc({ consumer: this.consumerId }, records.length);
         if (this.draining) throw err;
-        const revoked = groupError();
-        if (revoked !== undefined) throw revoked;
+        if (this.groupError !== undefined) throw this.groupError;
         if (attempt === 0) this.logger.info({ records: records.length }, 'the downstream refused a write; retrying the batch in hand');
         await sleep(retryDelayMs(attempt));
       }

@@ -1,9 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maxThroughputPerSec } from '@bplab/kit';
-import { commitsFor, modeOf, planBatch, ProcessingMode, retryDelayMs } from '../src/batch.js';
-
-const at = (partition: number, offset: number, topic = 'orders') => ({ topic, partition, offset: String(offset) });
+import { modeOf, planBatch, ProcessingMode, retryDelayMs } from '../src/batch.js';
 
 describe('planBatch takes up to batch_size messages across the fetched runs, in order', () => {
   it.each([
@@ -42,20 +40,6 @@ describe('planBatch takes up to batch_size messages across the fetched runs, in 
         sizes.slice(0, -1).forEach((s) => expect(s).toBe(size));
       }),
     );
-  });
-});
-
-describe('commitsFor: one offset per partition, the batch last message + 1', () => {
-  it.each([
-    { name: 'one message', batch: [at(3, 41)], commits: [at(3, 42)] },
-    { name: 'a run of one partition commits its last offset + 1', batch: [at(0, 10), at(0, 11), at(0, 12)], commits: [at(0, 13)] },
-    { name: 'several partitions: one entry each, in partition order', batch: [at(2, 7), at(0, 5), at(2, 9), at(0, 6)], commits: [at(0, 7), at(2, 10)] },
-    { name: 'out of order within a partition: the highest wins', batch: [at(1, 9), at(1, 3)], commits: [at(1, 10)] },
-    { name: 'two topics are kept apart', batch: [at(0, 1, 'b'), at(0, 4, 'a')], commits: [at(0, 5, 'a'), at(0, 2, 'b')] },
-    { name: 'offsets beyond 2^53 stay exact', batch: [{ topic: 'orders', partition: 0, offset: '9007199254740993' }], commits: [{ topic: 'orders', partition: 0, offset: '9007199254740994' }] },
-    { name: 'an empty batch commits nothing', batch: [], commits: [] },
-  ])('$name', ({ batch, commits }) => {
-    expect(commitsFor(batch)).toEqual(commits);
   });
 });
 

@@ -28,7 +28,7 @@ function feed(start: Controller, observations: Observation[], now?: number) {
   let c = start;
   let last = step(c, T, observations[0]?.at ?? now ?? T0);
   for (const o of observations) {
-    c = record(c, o, T);
+    c = record(c, [o], T);
     last = step(c, T, o.at);
     c = last.controller;
   }
@@ -118,7 +118,7 @@ describe('the controller pauses on a high-water mark and resumes after a hold be
     const resumedAt: number[] = [];
     // Probes every second from T0 + 1 s, all fast; the slow samples leave the window at T0 + 5 s.
     for (let now = T0 + 200; now <= T0 + 20_000; now += 200) {
-      if (now % 1000 === 0) c = record(c, fast(now), T);
+      if (now % 1000 === 0) c = record(c, [fast(now)], T);
       const s = step(c, T, now);
       c = s.controller;
       if (s.transition === Transition.resume) resumedAt.push(now);
@@ -135,7 +135,7 @@ describe('the controller pauses on a high-water mark and resumes after a hold be
     for (let now = T0 + 500; now <= T0 + 25_000; now += 500) {
       const t = now - T0;
       const probe = t <= 2500 ? slow(now) : t >= 6000 && t <= 8500 ? middling(now) : fast(now);
-      c = record(c, probe, T);
+      c = record(c, [probe], T);
       const s = step(c, T, now);
       c = s.controller;
       if (s.transition === Transition.resume) resumedAt.push(now);
@@ -182,7 +182,7 @@ describe('property: the controller never flaps faster than the hold time', () =>
         const levels: { at: number; level: HealthLevel }[] = [];
         for (const e of evs) {
           now += e.dt;
-          if (e.kind === 'observe') c = record(c, { at: now, latencyMs: e.latencyMs, ok: e.ok }, t);
+          if (e.kind === 'observe') c = record(c, [{ at: now, latencyMs: e.latencyMs, ok: e.ok }], t);
           // Calls in flight (a tick can see some, waiting for so long) count as samples too.
           const s = step(c, t, now, e.kind === 'tick' ? e.waits.map((w) => now - w) : []);
           c = s.controller;

@@ -16,7 +16,7 @@ function rig(settings: { latencyMs: number; errorRate: number }, random = () => 
 describe('the simulated downstream', () => {
   it('a healthy write stores the whole batch in one sink write and reports success', async () => {
     const r = rig({ latencyMs: 0, errorRate: 0 });
-    await r.downstream.write([record(1), record(2), record(3)]);
+    await (await r.downstream.write([record(1), record(2), record(3)])).stored;
     expect(r.writes).toEqual([[record(1), record(2), record(3)]]);
     expect(r.seen.map(([o, kind]) => [o.ok, kind])).toEqual([[true, CallKind.write]]);
     expect(r.downstream.writes).toEqual({ ok: 1, failed: 0 });
@@ -32,7 +32,7 @@ describe('the simulated downstream', () => {
 
   it('an error rate below the draw lets the call through', async () => {
     const r = rig({ latencyMs: 0, errorRate: 0.6 }, () => 0.6);
-    await r.downstream.write([record(1)]);
+    await (await r.downstream.write([record(1)])).stored;
     expect(r.writes).toHaveLength(1);
   });
 
@@ -52,10 +52,29 @@ describe('the simulated downstream', () => {
     const call = r.downstream.write([record(1)]);
     expect(r.downstream.inFlight()).toHaveLength(1);
     r.downstream.settings.latencyMs = 0;
-    await call;
+    await (await call).stored;
     expect(Date.now() - started).toBeLessThan(1000);
     expect(r.downstream.inFlight()).toEqual([]);
     expect(r.writes).toHaveLength(1);
+  });
+
+  it('a write resolves once accepted; it stays in flight until Kafka acknowledges the store, and a failed store is a failed call', async () => {
+    const acks: { stored: () => void; failed: (err: unknown) => void }[] = [];
+    const seen: Observation[] = [];
+    const sink = { write: () => new Promise<void>((stored, failed) => acks.push({ stored, failed })) } as unknown as TopicWriter;
+    const downstream = new SimulatedDownstream({ latencyMs: 0, errorRate: 0 }, sink, (o) => seen.push(o));
+    const first = await downstream.write([record(1)]);
+    const second = await downstream.write([record(2)]);
+    expect(downstream.inFlight()).toHaveLength(2);
+    expect(seen).toEqual([]);
+    acks[0]!.stored();
+    await first.stored;
+    expect(seen.map((o) => o.ok)).toEqual([true]);
+    acks[1]!.failed(new Error('broker down'));
+    await expect(second.stored).rejects.toThrow('broker down');
+    expect(seen.map((o) => o.ok)).toEqual([true, false]);
+    expect(downstream.inFlight()).toEqual([]);
+    expect(downstream.writes).toEqual({ ok: 1, failed: 1 });
   });
 
   it('settings changed at run time apply to the next call', async () => {

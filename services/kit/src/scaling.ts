@@ -26,6 +26,11 @@ export interface GroupSample {
   partitions: number;
   /** Partitions whose consumers published a pause (the kit's consumer-state). */
   pausedPartitions: number;
+  /**
+   * Partitions with no more waiting than a batch in hand (starvedPartitions): their owner may be
+   * waiting for arrivals rather than working flat out.
+   */
+  starvedPartitions: number;
 }
 
 export interface SaturationContext {
@@ -38,26 +43,55 @@ export interface SaturationContext {
   expectedMembers: number;
   /** The last membership change: the operator's last scale, the monitor's last change of member count; null if none. */
   membershipChangedAt: number | null;
+  /** When the current unbroken run of backlogged samples (backlogged) began; null when this one is not. */
+  backloggedSince: number | null;
+  /** The span the consumption rate is a slope over: the lag monitor's RATE_WINDOW_MS. */
+  rateWindowMs: number;
   now: number;
 }
 
+/** The lag monitor's RATE_WINDOW_MS by default: its rates are slopes over this span. */
+export const DEFAULT_RATE_WINDOW_MS = 5_000;
+
 /**
- * Saturated: the consumers work flat out, so their consumption is their capacity. All of: a
- * backlog of at least the threshold; a stable membership (the expected count, unchanged for
- * SETTLE_MS); some consumption, and no partition paused (a pause says nothing about capacity). Without these,
- * every scale-up's rebalance stall lowers the figure, which asks for more consumers: a runaway.
+ * Work waiting for every consumer in this one sample: a backlog of at least the threshold, no
+ * partition paused (a pause says nothing about capacity) and none starved (a consumer whose
+ * partitions run dry consumes what arrives, not what it could).
+ */
+export function backlogged(group: GroupSample, backlogThreshold: number): boolean {
+  return group.backlog >= backlogThreshold && group.pausedPartitions === 0 && group.starvedPartitions === 0;
+}
+
+/**
+ * Saturated: the consumers work flat out, so their consumption is their capacity. All of:
+ * backlogged, and so for the whole rate window (the rate is a slope over it: the first sample of
+ * a burst would otherwise measure the quiet seconds before it, and 5 consumers at a steady 30/s
+ * read as 6.5 msg/s each); a stable membership (the expected count, unchanged for SETTLE_MS);
+ * some consumption. A starved partition's owner consumes what arrives and the group's rate is
+ * shared out over every consumer (4 consumers on 6 partitions at a steady load that keeps 2 of
+ * them flat out read as 25 % slower than they are, and asked for 6). Without these, every
+ * scale-up's rebalance stall lowers the figure, which asks for more consumers: a runaway.
  */
 export function saturated(group: GroupSample, context: SaturationContext): boolean {
   const settled = context.membershipChangedAt === null || context.now - context.membershipChangedAt >= SETTLE_MS;
+  const sustained = context.backloggedSince !== null && context.now - context.backloggedSince >= context.rateWindowMs;
   return (
-    group.backlog >= context.backlogThreshold &&
+    backlogged(group, context.backlogThreshold) &&
+    sustained &&
     group.members === context.expectedMembers &&
     settled &&
-    group.pausedPartitions === 0 &&
     busyConsumers(group.members, group.partitions) > 0 &&
     group.consumptionRate !== null &&
     group.consumptionRate > 0
   );
+}
+
+/**
+ * Partitions whose lag is at most a batch: what their owner may have in hand, so nothing is
+ * waiting for it there. Lag counts the messages in hand (not committed yet).
+ */
+export function starvedPartitions(lags: readonly number[], batchSize: number): number {
+  return lags.filter((lag) => lag <= batchSize).length;
 }
 
 /** Consumers with work: members beyond the partition count sit idle. */

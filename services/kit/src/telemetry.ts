@@ -1,7 +1,4 @@
 import { context, propagation, trace, type Context, type Tracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
 
 interface Telemetry {
   tracer: Tracer;
@@ -10,11 +7,17 @@ interface Telemetry {
 
 /**
  * Traces go to an OTLP/HTTP endpoint (Jaeger's 4318) when one is configured; without one the
- * OpenTelemetry API stays a no-op and costs nothing. Spans are made by hand where messages move,
- * so no auto-instrumentation is loaded.
+ * OpenTelemetry API stays a no-op and costs nothing. The SDK and its exporter are imported only
+ * then: loaded, they hold about 25 MB of every process, traced or not. Spans are made by hand
+ * where messages move, so no auto-instrumentation is loaded.
  */
-export function startTelemetry(service: string, endpoint: string | undefined): Telemetry {
+export async function startTelemetry(service: string, endpoint: string | undefined): Promise<Telemetry> {
   if (!endpoint) return { tracer: trace.getTracer(service), shutdown: async () => {} };
+  const [{ NodeSDK }, { OTLPTraceExporter }, { resourceFromAttributes }] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('@opentelemetry/resources'),
+  ]);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': service }),
     traceExporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/$/, '')}/v1/traces` }),

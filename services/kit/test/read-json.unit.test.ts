@@ -14,13 +14,18 @@ describe('readJson: how one service reads another', () => {
       if (req.url === '/wrong') return res.end(JSON.stringify({ mode: 3 }));
       if (req.url === '/text') return res.end('not json');
       if (req.url === '/slow') return void setTimeout(() => res.end('{}'), 500);
+      // Headers and half a body, then nothing: the timeout must cover the body too.
+      if (req.url === '/stall') return void res.writeHead(200).write('{"mode":');
       res.statusCode = 503;
       res.end('{}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
 
   const schema = z.object({ mode: z.string(), limit: z.number().nullable() });
 
@@ -33,6 +38,7 @@ describe('readJson: how one service reads another', () => {
     { path: '/wrong', error: /\/wrong: unexpected body \(mode: .+; limit: .+\)$/ },
     { path: '/text', error: /\/text: .*JSON/ },
     { path: '/slow', error: /\/slow: .*(timeout|aborted)/i },
+    { path: '/stall', error: /\/stall: .*(timeout|aborted)/i },
   ])('names the URL and the reason when $path fails', async ({ path, error }) => {
     const read = await readJson(`${base}${path}`, schema, 200);
     expect(read.ok).toBe(false);

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS, type GroupSample, type SaturationContext } from '../src/scaling.js';
+import { consumersNeeded, requiredRate, saturatedRate, SETTLE_MS, starvedPartitions, type GroupSample, type SaturationContext } from '../src/scaling.js';
 
 const NOW = 1_700_000_000_000;
-const busy: GroupSample = { backlog: 300, consumptionRate: 30, members: 3, partitions: 6, pausedPartitions: 0 };
-const context: SaturationContext = { backlogThreshold: 100, expectedMembers: 3, membershipChangedAt: null, now: NOW };
+const busy: GroupSample = { backlog: 300, consumptionRate: 30, members: 3, partitions: 6, pausedPartitions: 0, starvedPartitions: 0 };
+const context: SaturationContext = { backlogThreshold: 100, expectedMembers: 3, membershipChangedAt: null, backloggedSince: NOW - 5_000, rateWindowMs: 5_000, now: NOW };
 
 describe('saturatedRate: only a saturated, settled group measures capacity', () => {
   it.each([
@@ -16,11 +16,30 @@ describe('saturatedRate: only a saturated, settled group measures capacity', () 
     { name: `a membership change ${SETTLE_MS} ms ago has settled`, group: {}, ctx: { membershipChangedAt: NOW - SETTLE_MS }, rate: 10 },
     { name: 'no consumption (paused group)', group: { consumptionRate: 0 }, ctx: {}, rate: null },
     { name: 'a consumer that published its pause: the rest consume less than the group could', group: { pausedPartitions: 2, consumptionRate: 20 }, ctx: {}, rate: null },
+    {
+      name: 'a starved partition: its owner consumes what arrives there, not what it could (4 on 6 partitions, 2 of them flat out)',
+      group: { members: 4, consumptionRate: 25.6, starvedPartitions: 2 },
+      ctx: { expectedMembers: 4 },
+      rate: null,
+    },
+    { name: 'backlogged for less than the rate window: the rate is a slope over time before the backlog', group: {}, ctx: { backloggedSince: NOW - 4_999 }, rate: null },
+    { name: 'not backlogged before (no run of backlogged samples)', group: {}, ctx: { backloggedSince: null }, rate: null },
     { name: 'no rate yet (one sample)', group: { consumptionRate: null }, ctx: {}, rate: null },
     { name: 'no members', group: { members: 0 }, ctx: { expectedMembers: 0 }, rate: null },
     { name: 'members beyond partitions are idle: only the busy ones count', group: { members: 8 }, ctx: { expectedMembers: 8 }, rate: 5 },
   ])('$name', ({ group, ctx, rate }) => {
     expect(saturatedRate({ ...busy, ...group }, { ...context, ...ctx })).toBe(rate);
+  });
+});
+
+describe('starvedPartitions: partitions with no more waiting than a batch in hand', () => {
+  it.each([
+    { name: 'every partition backlogged', lags: [5, 9, 2, 40], batch: 1, starved: 0 },
+    { name: 'the message in hand alone is not a backlog', lags: [1, 9, 0, 40], batch: 1, starved: 2 },
+    { name: 'in batch mode, a batch in hand is not a backlog either', lags: [10, 11, 3, 40], batch: 10, starved: 2 },
+    { name: 'no partitions known', lags: [], batch: 1, starved: 0 },
+  ])('$name', ({ lags, batch, starved }) => {
+    expect(starvedPartitions(lags, batch)).toBe(starved);
   });
 });
 

@@ -1,4 +1,4 @@
-import { commonEnv, env, LAB, loadConfig } from '@bplab/kit';
+import { commonEnv, DEFAULT_RATE_WINDOW_MS, env, LAB, loadConfig } from '@bplab/kit';
 import { z } from 'zod';
 
 const schema = z
@@ -13,7 +13,7 @@ const schema = z
     /** Lag growth in messages per second that raises a warning. */
     RATE_WARNING: env.number(10),
     /** Rates are slopes over this window: longer is smoother, shorter reacts faster. */
-    RATE_WINDOW_MS: env.int(5000, 1000, 300_000),
+    RATE_WINDOW_MS: env.int(DEFAULT_RATE_WINDOW_MS, 1000, 300_000),
     HISTORY_SIZE: env.int(600, 10, 100_000),
     ALERTS_SIZE: env.int(50, 1, 10_000),
     /** How fast recommendations aim to drain a backlog. */

@@ -55,6 +55,7 @@ run(async () => {
       thresholds,
       pollIntervalMs: config.POLL_INTERVAL_MS,
       evaluationWindowMs: config.EVALUATION_WINDOW_MS,
+      rateWindowMs: config.RATE_WINDOW_MS,
       historySize: config.HISTORY_SIZE,
       alertsSize: config.ALERTS_SIZE,
       producer: () => producerWatch?.state ?? null,

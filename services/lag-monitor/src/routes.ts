@@ -18,6 +18,8 @@ export interface MonitorDeps {
   thresholds: Thresholds;
   pollIntervalMs: number;
   evaluationWindowMs: number;
+  /** RATE_WINDOW_MS: /lag's rates are slopes over it. */
+  rateWindowMs: number;
   historySize: number;
   alertsSize: number;
   recommendContext: () => RecommendContext;
@@ -61,7 +63,7 @@ export function monitorRoutes(deps: MonitorDeps) {
       });
     });
     app.get('/lag', (_req, res) => {
-      res.json({ ...current(), rebalance_cost: tracker.rebalanceCost() });
+      res.json({ ...current(), rate_window_seconds: deps.rateWindowMs / 1000, rebalance_cost: tracker.rebalanceCost() });
     });
     app.get('/lag/history', (req, res) => {
       const { limit } = parse(historyQuery, req.query, 'query');

@@ -1,4 +1,4 @@
-import { saturatedRate } from '@bplab/kit';
+import { backlogged, saturatedRate, starvedPartitions } from '@bplab/kit';
 import { drainEstimate, type Drain } from './drain.js';
 import { evaluate, type GroupEvaluation, type PartitionEvaluation } from './evaluate.js';
 import { snapshot, type LagSnapshot, type LagStatus, type OffsetSample, type PartitionLag, type Thresholds } from './lag.js';
@@ -54,6 +54,8 @@ export class LagTracker {
   private saturatedRates: { at: number; rate: number }[] = [];
   /** When the member count last changed (a rebalance); null until a change is seen. */
   private membersChangedAt: number | null = null;
+  /** When the current unbroken run of backlogged samples began (the kit's backlogged); null when the latest is not. */
+  private backloggedSince: number | null = null;
   private readonly rebalances: RebalanceDetector;
 
   constructor(private readonly options: TrackerOptions) {
@@ -72,21 +74,24 @@ export class LagTracker {
     if (this.latest && next.members !== this.latest.members) this.membersChangedAt = sample.at;
     // Saturated as the operator's rule has it (the kit's saturated): a backlog of at least the
     // warning threshold, the members of the sample before, no change within the settle time.
-    const rate = saturatedRate(
-      {
-        backlog: next.total_lag,
-        consumptionRate: next.consumption_rate,
-        members: next.members,
-        partitions: next.partition_count,
-        pausedPartitions: next.paused_partitions.manual.length + next.paused_partitions.downstream.length,
-      },
-      {
-        backlogThreshold: this.options.thresholds.lagWarning,
-        expectedMembers: this.latest?.members ?? next.members,
-        membershipChangedAt: this.membersChangedAt,
-        now: sample.at,
-      },
-    );
+    const group = {
+      backlog: next.total_lag,
+      consumptionRate: next.consumption_rate,
+      members: next.members,
+      partitions: next.partition_count,
+      pausedPartitions: next.paused_partitions.manual.length + next.paused_partitions.downstream.length,
+      starvedPartitions: starvedPartitions(next.partitions.map((p) => p.lag), next.batch_size),
+    };
+    const backlogThreshold = this.options.thresholds.lagWarning;
+    this.backloggedSince = backlogged(group, backlogThreshold) ? (this.backloggedSince ?? sample.at) : null;
+    const rate = saturatedRate(group, {
+      backlogThreshold,
+      expectedMembers: this.latest?.members ?? next.members,
+      membershipChangedAt: this.membersChangedAt,
+      backloggedSince: this.backloggedSince,
+      rateWindowMs: this.options.rateWindowMs,
+      now: sample.at,
+    });
     if (rate !== null) this.saturatedRates.push({ at: sample.at, rate });
     this.saturatedRates = this.saturatedRates.filter((r) => sample.at - r.at <= RATE_MEMORY_MS);
     if (this.saturatedRates.length > 0) this.perConsumerRate = Math.max(...this.saturatedRates.map((r) => r.rate));

@@ -38,6 +38,7 @@ describe('lag monitor routes: evaluation, drain and what-if', () => {
         poll: { ok: true, last_error: null, last_success: null, consecutive_failures: 0 },
         thresholds,
         pollIntervalMs: 1000,
+        rateWindowMs: 5000,
         evaluationWindowMs: WINDOW,
         historySize: 100,
         alertsSize: 10,

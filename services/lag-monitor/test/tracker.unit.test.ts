@@ -28,10 +28,12 @@ describe('LagTracker', () => {
   it('learns the per-consumer rate only while consumers are saturated, and keeps it', () => {
     const t = new LagTracker(options);
     t.record(sample(0, 1000, 0));
-    t.record(sample(2000, 1000, 20)); // backlog of 980, one stable member: 10 msg/s
+    t.record(sample(2500, 1000, 25)); // backlogged for half the rate window: its rate spans time before the backlog
+    expect(t.perConsumerRate).toBeNull();
+    t.record(sample(5000, 1000, 50)); // backlogged for the whole window, one stable member: 10 msg/s
     expect(t.perConsumerRate).toBe(10);
-    t.record(sample(4000, 1000, 1000)); // caught up: the rate of this step is not capacity
-    t.record(sample(6000, 1001, 1001));
+    t.record(sample(7000, 1000, 1000)); // caught up: the rate of this step is not capacity
+    t.record(sample(9000, 1001, 1001));
     expect(t.perConsumerRate).toBe(10);
   });
 
@@ -49,12 +51,11 @@ describe('LagTracker', () => {
   it('takes the highest saturated figure of the last minute: a pause only lowers the measured rate', () => {
     const t = new LagTracker(options);
     t.record(sample(0, 5000, 0));
-    t.record(sample(2000, 5000, 40)); // 20 msg/s
-    t.record(sample(4000, 5000, 50)); // slowing down as the consumer is paused: 12.5 msg/s over the window
-    t.record(sample(6000, 5000, 51));
+    t.record(sample(5000, 5000, 100)); // 20 msg/s
+    t.record(sample(7000, 5000, 110)); // slowing down as the consumer is paused: 5 msg/s over the window
     expect(t.perConsumerRate).toBe(20);
-    t.record(sample(70_000, 5000, 60)); // a minute later only the slow figure is recent
-    t.record(sample(72_000, 5000, 70));
+    t.record(sample(70_000, 5000, 120)); // a minute later only the slow figure is recent
+    t.record(sample(75_000, 5000, 145));
     expect(t.perConsumerRate).toBe(5);
   });
 

@@ -1,9 +1,10 @@
-import type { OrderSender } from './sender.js';
+import { MAX_ORDERS_PER_REQUEST, PRODUCERS, type OrderSender } from './sender.js';
 
-/** With no delay, orders go out in chunks this big: one produce request per chunk. */
-const CHUNK = 500;
-/** Chunks in flight at once when there is no delay; the idempotent producer keeps their order. */
-const PARALLEL_CHUNKS = 4;
+/**
+ * Chunks under way at once when there is no delay: one in flight on each producer, and one more
+ * being built, so no producer waits for its next chunk.
+ */
+const PARALLEL_CHUNKS = PRODUCERS + 1;
 
 export interface BurstResult {
   sent: number;
@@ -22,7 +23,7 @@ export async function burst(sender: OrderSender, count: number, delayMs: number)
     let remaining = count;
     const lane = async () => {
       while (remaining > 0) {
-        const n = Math.min(CHUNK, remaining);
+        const n = Math.min(MAX_ORDERS_PER_REQUEST, remaining);
         remaining -= n;
         await sender.send(sender.newOrders(n));
         sent += n;

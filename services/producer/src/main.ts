@@ -1,12 +1,11 @@
 import { hostname } from 'node:os';
-import { BrokerProbe, close, createApp, HttpError, createKafka, createLogger, createRegistry, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
-import { Partitioners } from 'kafkajs';
+import { BrokerProbe, close, createApp, HttpError, createKafka, createLogger, createRegistry, KeyPartitioner, listen, onShutdown, retryUntilDone, run, startTelemetry } from '@bplab/kit';
 import { AutoProducer } from './auto-producer.js';
 import { readConfig } from './config.js';
 import { producerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { producerRoutes } from './routes.js';
-import { OrderSender } from './sender.js';
+import { OrderSender, PRODUCERS } from './sender.js';
 import { ThrottleLoop } from './throttle-loop.js';
 
 run(async () => {
@@ -14,12 +13,12 @@ run(async () => {
   const service = config.SERVICE_NAME ?? 'producer';
   const producerId = `${service}-${hostname()}`;
   const logger = createLogger(service, config.LOG_LEVEL);
-  const telemetry = startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const telemetry = await startTelemetry(service, config.OTEL_EXPORTER_OTLP_ENDPOINT);
   const registry = createRegistry(service);
   const metrics = producerMetrics(registry, config.TOPIC);
 
   const kafka = createKafka(producerId, config.KAFKA_BROKERS, logger);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  const producers = Array.from({ length: PRODUCERS }, () => kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: KeyPartitioner }));
   const probe = new BrokerProbe(kafka);
   await probe.start();
   // One limiter for everything the producer sends; the throttle loop sets its limit.
@@ -37,13 +36,13 @@ run(async () => {
     metrics,
     logger,
   );
-  const sender = new OrderSender(producerId, producer, config.TOPIC, telemetry.tracer, metrics, probe, limiter);
+  const sender = new OrderSender(producerId, producers, config.TOPIC, telemetry.tracer, metrics, probe, limiter);
   // The HTTP API comes up at once and answers writes with 503 until the producer is connected.
   let stopping = false;
   const connected = retryUntilDone(
     'connect to Kafka',
     async () => {
-      await producer.connect();
+      await Promise.all(producers.map((producer) => producer.connect()));
       sender.connected = true;
     },
     logger,
@@ -73,7 +72,7 @@ run(async () => {
     await auto.stop();
     await close(server);
     await connected;
-    await producer.disconnect();
+    await Promise.all(producers.map((producer) => producer.disconnect()));
     await probe.stop();
     await telemetry.shutdown();
   });

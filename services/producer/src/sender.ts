@@ -22,10 +22,27 @@ export function produceErrorReason(err: unknown): ProduceErrorReason {
 }
 
 /**
+ * How many idempotent producers send the orders, each send going to the next one. kafkajs's
+ * idempotent producer holds one produce request per broker in flight, and its lock covers the
+ * request's encoding too: with one producer the broker waits while Node encodes, and Node waits
+ * while the broker appends. With several, one request is encoded while another is on the broker.
+ * Each is idempotent on its own (its own producer id and sequence numbers), so every order is
+ * still written exactly once per acknowledged send.
+ */
+export const PRODUCERS = 3;
+
+/**
+ * At most this many orders go in one produce request. A request carries one record batch per
+ * partition, and the broker refuses a batch over its message.max.bytes (1 MB by default); a
+ * /produce/batch of 100,000 orders in one request was refused whole.
+ */
+export const MAX_ORDERS_PER_REQUEST = 500;
+
+/**
  * Sends orders and resolves only once Kafka has acknowledged them (acks=all): an order the API
  * answered 201 for is never lost. A broker failure becomes a 503 for the caller. Every order
  * passes the throttle's rate limiter first: throttled, a send waits for its turn and goes out in
- * pieces as the limit allows; it is never dropped.
+ * pieces as the limit allows; it is never dropped. Sends take turns over the producers.
  */
 export class OrderSender {
   private sequence = 0;
@@ -38,10 +55,11 @@ export class OrderSender {
    * crashes on a send that races its producer-id request, and would send without idempotence.
    */
   connected = false;
+  private turn = 0;
 
   constructor(
     readonly producerId: string,
-    private readonly producer: Producer,
+    private readonly producers: readonly Producer[],
     private readonly topic: string,
     private readonly tracer: Tracer,
     private readonly metrics: ProducerMetrics,
@@ -49,10 +67,11 @@ export class OrderSender {
     private readonly limiter: RateLimiter,
   ) {}
 
-  /** The next `count` orders of this producer, numbered in sequence; `poison` of them poison. */
+  /** The next `count` orders of this producer, numbered in sequence, made now; `poison` of them poison. */
   newOrders(count: number, overrides: OrderOverrides = {}, poison = 0): Order[] {
+    const now = new Date();
     return Array.from({ length: count }, (_, i) =>
-      buildOrder(++this.sequence, this.producerId, isPoisonAt(i, count, poison) ? { ...overrides, poison: true } : overrides),
+      buildOrder(++this.sequence, this.producerId, isPoisonAt(i, count, poison) ? { ...overrides, poison: true } : overrides, now),
     );
   }
 
@@ -67,9 +86,13 @@ export class OrderSender {
     let acks: { partition: number; offset: string }[] = [];
     for (let sent = 0; sent < orders.length; ) {
       const n = await this.limiter.acquire(orders.length - sent);
-      // Unthrottled, the first grant is the whole send: one produce request, as before.
-      const landed = await this.produce(n === orders.length ? orders : orders.slice(sent, sent + n));
-      acks = sent === 0 ? landed : acks.concat(landed);
+      // Unthrottled, the first grant is the whole send: produce requests of up to
+      // MAX_ORDERS_PER_REQUEST, one after the other, so acknowledgements stay in order.
+      for (let from = sent; from < sent + n; from += MAX_ORDERS_PER_REQUEST) {
+        const to = Math.min(from + MAX_ORDERS_PER_REQUEST, sent + n);
+        const landed = await this.produce(from === 0 && to === orders.length ? orders : orders.slice(from, to));
+        acks = acks.length === 0 ? landed : acks.concat(landed);
+      }
       sent += n;
     }
     return acks;
@@ -84,7 +107,8 @@ export class OrderSender {
     const headers = traceHeaders(trace.setSpan(context.active(), span));
     const stopTimer = this.metrics.latency.startTimer();
     try {
-      const acks = await this.producer.send({
+      const producer = this.producers[this.turn++ % this.producers.length]!;
+      const acks = await producer.send({
         topic: this.topic,
         acks: -1,
         messages: orders.map((order) => ({ key: orderKey(order), value: JSON.stringify(order), headers })),
