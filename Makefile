@@ -12,7 +12,7 @@ VITEST_ARGS ?=
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-node_modules/.package-lock.json: package.json package-lock.json services/*/package.json operator/package.json
+node_modules/.package-lock.json: package.json package-lock.json services/*/package.json operator/package.json $(wildcard patches/*.patch)
 	npm ci --no-audit --no-fund
 	@touch $@
 

@@ -28,19 +28,19 @@ export const orderOverrides = z.strictObject({
 });
 export type OrderOverrides = z.infer<typeof orderOverrides>;
 
-/** Pure except for randomness, which the caller may pass in for tests. */
+/** Pure except for randomness, which the caller may pass in for tests. `timestamp` is ISO 8601, shared by a batch. */
 export function buildOrder(
   sequence: number,
   producer: string,
   overrides: OrderOverrides = {},
-  now = new Date(),
+  timestamp = new Date().toISOString(),
   random: () => number = Math.random,
 ): Order {
   const quantity = overrides.quantity ?? 1 + Math.floor(random() * 5);
   return {
     id: overrides.id ?? randomUUID(),
     sequence,
-    timestamp: now.toISOString(),
+    timestamp,
     customer_id: overrides.customer_id ?? `customer-${1 + Math.floor(random() * 1000)}`,
     product: overrides.product ?? PRODUCTS[Math.floor(random() * PRODUCTS.length)]!,
     quantity,

@@ -69,7 +69,7 @@ export class OrderSender {
 
   /** The next `count` orders of this producer, numbered in sequence, made now; `poison` of them poison. */
   newOrders(count: number, overrides: OrderOverrides = {}, poison = 0): Order[] {
-    const now = new Date();
+    const now = new Date().toISOString();
     return Array.from({ length: count }, (_, i) =>
       buildOrder(++this.sequence, this.producerId, isPoisonAt(i, count, poison) ? { ...overrides, poison: true } : overrides, now),
     );

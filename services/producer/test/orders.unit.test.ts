@@ -4,7 +4,7 @@ import { buildOrder, isPoisonAt, orderOverrides } from '../src/orders.js';
 
 describe('buildOrder', () => {
   it('gives every order a unique id, its sequence, a timestamp and business fields', () => {
-    const now = new Date('2026-01-01T00:00:00Z');
+    const now = '2026-01-01T00:00:00.000Z';
     const a = buildOrder(1, 'p', {}, now);
     const b = buildOrder(2, 'p', {}, now);
     expect(a.id).not.toBe(b.id);
