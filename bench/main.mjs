@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { admin, BROKERS, kafka, log, now, peakRssMiB, phase, phaseName, phaseTimes, REPO, round } from './lib.mjs';
 import { autoscaleBench } from './autoscale.mjs';
 import { clusterBench, clusterLines } from './cluster.mjs';
+import { fmt, mib, pm, secs, sp } from './format.mjs';
 import { markdownReport } from './markdown.mjs';
 import { mixedBench } from './mixed.mjs';
 import { consumerBench, createTopics, producerBench, TOPICS, warmUpBroker } from './throughput.mjs';
@@ -36,11 +37,6 @@ function readOnly() {
 const kafkaVersion = /<kafka.version>(.*)<\/kafka.version>/.exec(readFileSync(join(REPO, 'hack/kafka/pom.xml'), 'utf8'))?.[1] ?? '?';
 const brokerPid = Number(process.env.BENCH_KAFKA_PID) || null;
 const started = new Date();
-
-const fmt = (n, digits = 0) =>
-  n === null || n === undefined || Number.isNaN(n) ? 'n/a' : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const mib = (n) => (n === null || n === undefined ? 'n/a' : `${fmt(n)} MB`);
-const secs = (n) => (n === null || n === undefined ? 'n/a' : `${fmt(n, 1)} s`);
 
 const RESULTS_DIR = join(REPO, 'bench/results');
 /** Filled in as the phases finish, so a failed run still leaves what it measured. */
@@ -124,13 +120,6 @@ async function main() {
   log(`results written to bench/results/latest.json and latest.md (${results.duration_s} s in all)`);
 }
 
-/** "median (min-max)" of a spread, or the single value when there was one run. */
-function sp(x, digits = 0, unit = '') {
-  if (!x || x.median === null) return 'n/a';
-  const one = (v) => `${fmt(v, digits)}${unit}`;
-  return x.runs.length > 1 && x.min !== x.max ? `${one(x.median)} (${fmt(x.min, digits)}-${one(x.max)})` : one(x.median);
-}
-
 function table(r) {
   const lines = [];
   const p = r.producer;
@@ -198,7 +187,6 @@ function table(r) {
 function autoscaleLines(a) {
   const s = a.summary;
   const runs = a.bursts;
-  const pm = (x, digits, unit) => (x.median === null ? 'n/a' : `p50 ${fmt(x.median, digits)}${unit}, max ${fmt(x.max, digits)}${unit}`);
   const counts = runs.map((x) => x.count);
   const spreads = runs.map((x) => x.spread_s);
   return [

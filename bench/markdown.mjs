@@ -1,13 +1,8 @@
 // The benchmark's results as Markdown: each goal of the performance issue beside what this run
 // measured, and the autoscalers side by side on the cluster node. Written next to latest.json as
 // latest.md; the README's performance section is a copy of it.
+import { fmt, pm, sp } from './format.mjs';
 
-const fmt = (n, digits = 0) =>
-  n === null || n === undefined || Number.isNaN(n) ? 'n/a' : Number(n).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-/** "p50 x, max y" of a spread. */
-const pm = (x, digits, unit) => (!x || x.median === null ? 'n/a' : `p50 ${fmt(x.median, digits)}${unit}, max ${fmt(x.max, digits)}${unit}`);
-/** "x (min-max)" of a spread. */
-const sp = (x, digits = 0) => (!x || x.median === null ? 'n/a' : x.min !== x.max ? `${fmt(x.median, digits)} (${fmt(x.min, digits)}-${fmt(x.max, digits)})` : fmt(x.median, digits));
 const verdict = (met) => (met === null || met === undefined ? 'n/a' : met ? 'yes' : '**no**');
 
 /** One row per goal: what it asks, what was measured, and whether the measurement meets it. */

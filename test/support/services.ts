@@ -6,6 +6,9 @@ import { REPO } from './paths.js';
 
 export type ServiceName = 'producer' | 'consumer' | 'lag-monitor' | 'operator';
 
+/** V8's heap sizing, as the lab runs every service (services/kit/src/lab.json). */
+const LAB_NODE_OPTIONS = (JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8')) as { node: { options: string } }).node.options;
+
 const entry = (name: ServiceName) => join(REPO, name === 'operator' ? 'operator' : `services/${name}`, 'dist/main.js');
 
 export interface RunningService {
@@ -38,7 +41,7 @@ export async function startService(name: ServiceName, env: Record<string, string
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${label}.log`), { flags: 'a' });
   const child = spawn(process.execPath, [entry(name)], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: LAB_NODE_OPTIONS, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);

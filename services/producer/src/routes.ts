@@ -52,9 +52,8 @@ export function producerRoutes({ topic, sender, auto, metrics, throttle }: Produ
 
     app.post('/produce/batch', async (req, res) => {
       const { count, poison } = parse(batchQuery, req.query, 'query');
-      const orders = sender.newOrders(count, {}, poison);
-      await sender.send(orders);
-      res.status(201).json({ sent: count, poison, first_sequence: orders[0]!.sequence, last_sequence: orders.at(-1)!.sequence });
+      const { first, last } = await sender.sendNew(count, poison);
+      res.status(201).json({ sent: count, poison, first_sequence: first, last_sequence: last });
     });
 
     app.post('/burst', async (req, res) => {

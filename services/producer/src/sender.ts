@@ -69,9 +69,35 @@ export class OrderSender {
 
   /** The next `count` orders of this producer, numbered in sequence, made now; `poison` of them poison. */
   newOrders(count: number, overrides: OrderOverrides = {}, poison = 0): Order[] {
+    const first = this.reserve(count);
+    return this.build(first, 0, count, count, overrides, poison);
+  }
+
+  /**
+   * Makes and sends `count` orders, `poison` of them poison, numbered in one unbroken run even
+   * while other sends go on. Each request's orders are made only when it goes out, so a
+   * /produce/batch of 100,000 holds one request's worth at a time, not 100,000 orders at once.
+   */
+  async sendNew(count: number, poison: number): Promise<{ first: number; last: number }> {
+    const first = this.reserve(count);
+    for (let from = 0; from < count; from += MAX_ORDERS_PER_REQUEST) {
+      await this.send(this.build(first, from, Math.min(MAX_ORDERS_PER_REQUEST, count - from), count, {}, poison));
+    }
+    return { first, last: first + count - 1 };
+  }
+
+  /** Takes the next `count` sequence numbers; returns the first. */
+  private reserve(count: number): number {
+    const first = this.sequence + 1;
+    this.sequence += count;
+    return first;
+  }
+
+  /** Orders `from` to `from + n - 1` of a run of `total` that starts at sequence `first`. */
+  private build(first: number, from: number, n: number, total: number, overrides: OrderOverrides, poison: number): Order[] {
     const now = new Date().toISOString();
-    return Array.from({ length: count }, (_, i) =>
-      buildOrder(++this.sequence, this.producerId, isPoisonAt(i, count, poison) ? { ...overrides, poison: true } : overrides, now),
+    return Array.from({ length: n }, (_, i) =>
+      buildOrder(first + from + i, this.producerId, isPoisonAt(from + i, total, poison) ? { ...overrides, poison: true } : overrides, now),
     );
   }
 
