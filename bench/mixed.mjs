@@ -139,7 +139,7 @@ export async function mixedBench({ minutes }, result = {}) {
         const [op, grp] = await Promise.allSettled([getJson(`${operator.url}/status`, 1000), groupProgress(TOPIC, GROUP)]);
         const status = op.status === 'fulfilled' ? op.value.autoscalers?.[0]?.status : undefined;
         if (op.status === 'fulfilled') for (const e of op.value.events ?? []) events.set(`${e.time} ${e.message}`, e);
-        ticks.push({ t_s: at(t), current: status?.currentReplicas ?? null, lag: grp.status === 'fulfilled' ? grp.value.lag : null, members: grp.status === 'fulfilled' ? grp.value.members : null });
+        ticks.push({ t, t_s: at(t), current: status?.currentReplicas ?? null, lag: grp.status === 'fulfilled' ? grp.value.lag : null, members: grp.status === 'fulfilled' ? grp.value.members : null });
         // Consumers come and go: their peaks are read every tick, while they live.
         const consumers = consumerPids();
         for (const [name, pid] of Object.entries(consumers)) {
@@ -171,10 +171,12 @@ export async function mixedBench({ minutes }, result = {}) {
         await postJson(`${producer.url}/burst`, { count: BURST, delay_ms: 0 }, 120_000);
         const sentAfterS = round((Date.now() - tBurst) / 1000, 2);
         await watch(tBurst + CYCLE_S * 1000);
-        const inCycle = ticks.filter((x) => x.t_s >= at(tBurst));
+        // By the millisecond: the tick just before the burst can round to the burst's tenth of a
+        // second, and it then read as "drained" at 0 s (3 bursts of 20 once).
+        const inCycle = ticks.filter((x) => x.t >= tBurst);
         const scale = [...events.values()].map(parseScaleEvent).filter((e) => e && e.at >= tBurst && e.at < tBurst + CYCLE_S * 1000).sort((a, b) => a.at - b.at);
         const peakLagAt = inCycle.reduce((best, x) => ((x.lag ?? -1) > (best.lag ?? -1) ? x : best), inCycle[0]);
-        const drained = inCycle.find((x) => x.t_s >= peakLagAt.t_s && x.lag !== null && x.lag <= spec.lagThreshold);
+        const drained = inCycle.slice(inCycle.indexOf(peakLagAt)).find((x) => x.lag !== null && x.lag <= spec.lagThreshold);
         const last = [...inCycle].reverse().find((x) => x.current !== null);
         const b = {
           at_s: at(tBurst),
