@@ -2,12 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { LAB } from '@bplab/kit';
 import { REPO } from './paths.js';
 
 export type ServiceName = 'producer' | 'consumer' | 'lag-monitor' | 'operator';
-
-/** V8's heap sizing, as the lab runs every service (services/kit/src/lab.json). */
-const LAB_NODE_OPTIONS = (JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8')) as { node: { options: string } }).node.options;
 
 const entry = (name: ServiceName) => join(REPO, name === 'operator' ? 'operator' : `services/${name}`, 'dist/main.js');
 
@@ -40,8 +38,9 @@ export async function startService(name: ServiceName, env: Record<string, string
   const logDir = join(REPO, '.lab/test-logs');
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${label}.log`), { flags: 'a' });
+  // NODE_OPTIONS: V8's heap sizing, as the lab runs every service.
   const child = spawn(process.execPath, [entry(name)], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: LAB_NODE_OPTIONS, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: LAB.node.options, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);
