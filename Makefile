@@ -20,8 +20,9 @@ node_modules/.package-lock.json: package.json package-lock.json services/*/packa
 install: node_modules/.package-lock.json ## Install npm dependencies (npm ci)
 
 .PHONY: build
-build: install ## Compile every service and the operator (tsc -b)
+build: install ## Compile every service and the operator (tsc -b), and bundle the consumer
 	npx tsc -b services/producer services/consumer services/lag-monitor operator
+	node services/consumer/bundle.mjs
 
 .PHONY: lint
 lint: build ## ESLint, and the TypeScript compiler's checks on the tests (build checks the sources)

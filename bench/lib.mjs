@@ -17,8 +17,11 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const TMP = required('BENCH_TMP');
 export const BROKERS = required('BENCH_BROKERS');
 export const RUN_DIR = join(TMP, 'run');
+const LAB = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8'));
 /** The V8 flags every service runs with (kit's lab.json), so the bench measures what the lab runs. */
-export const LAB_NODE_OPTIONS = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8')).node.options;
+export const LAB_NODE_OPTIONS = LAB.node.options;
+/** The file a consumer process runs (kit's lab.json): the bundle, as the lab and the operator start it. */
+export const CONSUMER_ENTRY = LAB.paths.consumerEntry;
 export const LOG_DIR = join(TMP, 'logs');
 mkdirSync(RUN_DIR, { recursive: true });
 mkdirSync(LOG_DIR, { recursive: true });

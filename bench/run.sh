@@ -15,6 +15,7 @@
 # BENCH_CLUSTER_BURST (500), BENCH_CLUSTER_BURST_DELAY_MS (4), BENCH_CLUSTER_AUTOSCALERS (ours,keda).
 # Services use ports 28000-28010 and 28020.
 source "$(dirname "$0")/../hack/lib/common.sh"
+source "$REPO_ROOT/hack/lib/lab.sh"
 
 export KAFKA_PORT="${BENCH_KAFKA_PORT:-29092}"
 export KAFKA_CONTROLLER_PORT=$((KAFKA_PORT + 1))
@@ -24,8 +25,8 @@ SERVICE_PORTS=(28000 28001 28002 28003 28004 28005 28006 28009 28010 28020)
 for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "${SERVICE_PORTS[@]}"; do
   port_free "$port" || die "port $port is in use; the benchmark needs $KAFKA_PORT-$KAFKA_CONTROLLER_PORT and ${SERVICE_PORTS[*]} (a previous bench still running? set BENCH_KAFKA_PORT for another broker port)"
 done
-for entry in services/producer services/consumer services/lag-monitor operator; do
-  [[ -f "$REPO_ROOT/$entry/dist/main.js" ]] || die "$entry is not built: run 'make bench' (it builds first) or 'make build'"
+for entry in services/producer/dist/main.js "$LAB_CONSUMER_ENTRY" services/lag-monitor/dist/main.js operator/dist/main.js; do
+  [[ -f "$REPO_ROOT/$entry" ]] || die "$entry is missing: run 'make bench' (it builds first) or 'make build'"
 done
 command -v java >/dev/null || die "java not found: install a Java 17+ JDK"
 

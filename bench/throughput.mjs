@@ -1,6 +1,6 @@
 // Issue 2: the lab's producer and consumer against Kafka's own ProducerPerformance and
 // ConsumerPerformance, on the same broker, the same record size and the same topic layout.
-import { admin, getJson, groupProgress, log, now, phase, pollUntil, postJson, round, runKafkaTool, spread, startService, topicRecords, BROKERS } from './lib.mjs';
+import { admin, getJson, groupProgress, log, now, phase, pollUntil, postJson, round, runKafkaTool, spread, startService, topicRecords, BROKERS, CONSUMER_ENTRY } from './lib.mjs';
 
 const PARTITIONS = 6;
 const MiB = 1024 * 1024;
@@ -265,7 +265,7 @@ async function drainWithOurs(group, batchSize, count, name) {
   try {
     const sinkBefore = await topicRecords(TOPICS.consumeSink);
     const t0 = now();
-    consumer = await startService(name, 'services/consumer/dist/main.js', CONSUMER_PORT, {
+    consumer = await startService(name, CONSUMER_ENTRY, CONSUMER_PORT, {
       TOPIC: TOPICS.consume,
       GROUP_ID: group,
       SINK_TOPIC: TOPICS.consumeSink,

@@ -15,8 +15,8 @@ mkdir -p "$RUN_DIR" "$LOG_DIR"
 
 [[ "$CONSUMERS" =~ ^[0-9]+$ ]] && (( CONSUMERS <= KAFKA_PARTITIONS )) || die "CONSUMERS must be 0..$KAFKA_PARTITIONS (one per partition at most), got '$CONSUMERS'"
 [[ "$PROCESSING_MS" =~ ^[0-9]+$ ]] && (( PROCESSING_MS <= 10000 )) || die "PROCESSING_MS must be 0..10000, got '$PROCESSING_MS'"
-for svc in producer consumer lag-monitor; do
-  [[ -f "$REPO_ROOT/services/$svc/dist/main.js" ]] || die "services are not built: run 'make build' (make local-up does it for you)"
+for entry in services/producer/dist/main.js services/lag-monitor/dist/main.js "$LAB_CONSUMER_ENTRY"; do
+  [[ -f "$REPO_ROOT/$entry" ]] || die "services are not built ($entry is missing): run 'make build' (make local-up does it for you)"
 done
 
 # What every service shares; the operator passes it on to the consumers it starts.
@@ -46,7 +46,7 @@ start() {
 start producer "$LAB_PRODUCER_PORT" services/producer/dist/main.js LAG_MONITOR_URL="http://127.0.0.1:$LAB_LAG_MONITOR_PORT"
 start lag-monitor "$LAB_LAG_MONITOR_PORT" services/lag-monitor/dist/main.js PRODUCER_URL="http://127.0.0.1:$LAB_PRODUCER_PORT"
 for ((i = 1; i <= CONSUMERS; i++)); do
-  start "consumer-$i" $((LAB_CONSUMER_BASE_PORT + i - 1)) services/consumer/dist/main.js CONSUMER_ID="consumer-$i"
+  start "consumer-$i" $((LAB_CONSUMER_BASE_PORT + i - 1)) "$LAB_CONSUMER_ENTRY" CONSUMER_ID="consumer-$i"
 done
 if [[ "$AUTOSCALE" == 1 ]]; then
   [[ -f "$REPO_ROOT/operator/dist/main.js" ]] || die "the operator is not built: run 'make build'"

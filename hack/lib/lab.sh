@@ -24,6 +24,7 @@ eval "$(node -e '
     LAB_RUN_DIR: `${root}/${lab.paths.runDir}`,
     LAB_LOG_DIR: `${root}/${lab.paths.logDir}`,
     LAB_NODE_OPTIONS: lab.node.options,
+    LAB_CONSUMER_ENTRY: lab.paths.consumerEntry,
   };
   for (const [name, value] of Object.entries(values)) console.log(`export ${name}="\${${name}:-${value}}"`);
 ' "$REPO_ROOT/services/kit/src/lab.json" "$REPO_ROOT")"

@@ -38,7 +38,11 @@ export interface LagSample {
   /** When the lag monitor took it (ms since epoch). */
   at: number;
   lag: number;
-  /** Whether its recommendation was above the replica count then: it asked for a scale-up. */
+  /**
+   * Whether it asked for a scale-up beyond the minimum: more than the replica count then and more
+   * than minReplicas. Starting the minimum (from 0, as an operator's first decision does) says
+   * nothing about a rise.
+   */
   askedUp: boolean;
 }
 
@@ -459,7 +463,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: capacity?.replicas ?? null,
     perReplicaRate: rate,
     draining,
-    sample: { at: snapshot.sampledAt, lag: snapshot.totalLag, askedUp: recommendation > currentReplicas },
+    sample: { at: snapshot.sampledAt, lag: snapshot.totalLag, askedUp: recommendation > Math.max(currentReplicas, lower) },
     scaleUpLeadSeconds,
     scaleUpJoined,
     backloggedSince: since,

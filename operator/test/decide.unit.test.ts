@@ -125,6 +125,21 @@ describe('riseStart: a scale-up asked for by the first sample of a rise waits fo
     expect(d.desiredReplicas).toBe(1);
   });
 
+  it('starting the minimum (0 -> 1) is no rise: a burst right after it still waits for its next sample', () => {
+    // A lag of 1 asks for 1 by itself: that is the minimum, not a rise.
+    const start = decide({ snapshot: snapshot({ totalLag: 1, members: 0, sampledAt: NOW - 1000 }), currentReplicas: 0, spec: s, history: emptyHistory, now: NOW - 1000 });
+    expect({ desired: start.desiredReplicas, recommendation: start.recommendation, askedUp: start.sample?.askedUp }).toEqual({ desired: 1, recommendation: 1, askedUp: false });
+    const next = decide({ snapshot: snapshot({ totalLag: 60 }), currentReplicas: 1, spec: s, history: history([start.sample!]), now: NOW });
+    expect({ desired: next.desiredReplicas, heldBy: next.heldBy }).toEqual({ desired: 1, heldBy: Hold.riseStart });
+  });
+
+  it('a sample whose rules asked for more is inside a rise: the next one goes at once', () => {
+    const up = decide({ snapshot: snapshot({ totalLag: 120, sampledAt: NOW - 1000 }), currentReplicas: 1, spec: s, history: emptyHistory, now: NOW - 1000 });
+    expect(up.sample?.askedUp).toBe(true);
+    const next = decide({ snapshot: snapshot({ totalLag: 130 }), currentReplicas: 1, spec: s, history: history([up.sample!]), now: NOW });
+    expect({ desired: next.desiredReplicas, heldBy: next.heldBy }).toEqual({ desired: 3, heldBy: null });
+  });
+
   it('explains the wait', () => {
     const d = decide({ snapshot: snapshot({ totalLag: 60 }), currentReplicas: 1, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false }]), now: NOW });
     expect(d.reason).toBe('lag 60 growing 59/s, 178 in 2 s / threshold 50 needs 4; held at 1 for the next sample: the lag began to rise after the previous one, so its rate is not known yet');

@@ -7,7 +7,9 @@ import { REPO } from './paths.js';
 
 export type ServiceName = 'producer' | 'consumer' | 'lag-monitor' | 'operator';
 
-const entry = (name: ServiceName) => join(REPO, name === 'operator' ? 'operator' : `services/${name}`, 'dist/main.js');
+// A consumer runs its bundle, as the lab and the operator's local mode start it (lab.json).
+const entry = (name: ServiceName) =>
+  join(REPO, name === 'consumer' ? LAB.paths.consumerEntry : `${name === 'operator' ? 'operator' : `services/${name}`}/dist/main.js`);
 
 export interface RunningService {
   name: string;
@@ -30,7 +32,7 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a built service (services/<name>/dist/main.js, or the operator) as a real process, logs to
+ * Starts a built service (services/<name>/dist/main.js, the consumer's bundle, or the operator) as a real process, logs to
  * .lab/test-logs/<label>.log, and resolves once its HTTP API answers /health (healthy or not).
  */
 export async function startService(name: ServiceName, env: Record<string, string>, label: string = name): Promise<RunningService> {
