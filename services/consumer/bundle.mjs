@@ -28,8 +28,9 @@ await build({
   banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   // Without comments the file is ASCII (esbuild escapes the rest), so V8 holds its source at one
   // byte a character. Five non-ASCII characters in comments made the 2.9 MB source two bytes a
-  // character: 6.3 MB of heap, and the consumer's peak RSS in make bench went from 96 to 107 MB.
-  // Minified whitespace: 2.2 MB, 2.2 MB of heap; identifiers are kept for readable stack traces.
+  // character: 6.3 MB of heap, and the consumer's peak RSS in make bench 102-107 MiB (unbundled,
+  // 96-102). Minified whitespace: 2.2 MB of source and of heap; identifiers are kept for readable
+  // stack traces.
   minifyWhitespace: true,
   logLevel: 'warning',
 });

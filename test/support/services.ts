@@ -32,8 +32,9 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a built service (services/<name>/dist/main.js, the consumer's bundle, or the operator) as a real process, logs to
- * .lab/test-logs/<label>.log, and resolves once its HTTP API answers /health (healthy or not).
+ * Starts a built service (services/<name>/dist/main.js, the consumer's bundle, or the operator) as
+ * a real process, logs to .lab/test-logs/<label>.log, and resolves once its HTTP API answers
+ * /health (healthy or not).
  */
 export async function startService(name: ServiceName, env: Record<string, string>, label: string = name): Promise<RunningService> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
