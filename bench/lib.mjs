@@ -20,6 +20,8 @@ export const RUN_DIR = join(TMP, 'run');
 const LAB = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8'));
 /** The V8 flags every service runs with (kit's lab.json), so the bench measures what the lab runs. */
 export const LAB_NODE_OPTIONS = LAB.node.options;
+/** glibc's malloc arenas, likewise (kit's lab.json). */
+const LAB_MALLOC_ARENA_MAX = String(LAB.node.mallocArenaMax);
 /** The file a consumer process runs (kit's lab.json): the bundle, as the lab and the operator start it. */
 export const CONSUMER_ENTRY = LAB.paths.consumerEntry;
 export const LOG_DIR = join(TMP, 'logs');
@@ -129,7 +131,7 @@ export async function startService(name, entry, port, env) {
   const out = createWriteStream(logFile, { flags: 'a' });
   await new Promise((resolve) => out.once('open', resolve));
   const child = spawn(process.execPath, [join(REPO, entry)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', KAFKA_BROKERS: BROKERS, NODE_OPTIONS: LAB_NODE_OPTIONS, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', KAFKA_BROKERS: BROKERS, NODE_OPTIONS: LAB_NODE_OPTIONS, MALLOC_ARENA_MAX: LAB_MALLOC_ARENA_MAX, ...env, PORT: String(port) },
     stdio: ['ignore', out, out],
   });
   const pidFile = join(RUN_DIR, `${name}.pid`);

@@ -22,8 +22,9 @@ done
 # What every service shares; the operator passes it on to the consumers it starts.
 export KAFKA_BROKERS="$KAFKA_BOOTSTRAP" TOPIC="$KAFKA_TOPIC" SINK_TOPIC="$KAFKA_SINK_TOPIC" DLQ_TOPIC="$KAFKA_DLQ_TOPIC" GROUP_ID="${GROUP_ID:-$LAB_GROUP}"
 export PROCESSING_TIME_MS="$PROCESSING_MS"
-# V8's heap sizing (lab.json), for every service and the consumers the operator starts.
-export NODE_OPTIONS="${NODE_OPTIONS:-$LAB_NODE_OPTIONS}"
+# V8's heap sizing and glibc's malloc arenas (lab.json), for every service and the consumers the
+# operator starts.
+export NODE_OPTIONS="${NODE_OPTIONS:-$LAB_NODE_OPTIONS}" MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-$LAB_MALLOC_ARENA_MAX}"
 
 "$REPO_ROOT/hack/kafka/up.sh"
 

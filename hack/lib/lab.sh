@@ -24,6 +24,7 @@ eval "$(node -e '
     LAB_RUN_DIR: `${root}/${lab.paths.runDir}`,
     LAB_LOG_DIR: `${root}/${lab.paths.logDir}`,
     LAB_NODE_OPTIONS: lab.node.options,
+    LAB_MALLOC_ARENA_MAX: lab.node.mallocArenaMax,
     LAB_CONSUMER_ENTRY: lab.paths.consumerEntry,
   };
   for (const [name, value] of Object.entries(values)) console.log(`export ${name}="\${${name}:-${value}}"`);

@@ -119,11 +119,12 @@ describe('helm/backpressure-lab, rendered', () => {
     expect(kinds.has('StatefulSet')).toBe(set.includes('plain'));
   });
 
-  it("every Node process gets the local lab's V8 flags (lab.json) as NODE_OPTIONS, and none with nodeOptions empty", async () => {
+  it("every Node process gets the local lab's V8 flags and malloc arenas (lab.json), and no NODE_OPTIONS with nodeOptions empty", async () => {
     const lab = JSON.parse(readFileSync(join(REPO, 'services/kit/src/lab.json'), 'utf8'));
     const services = ['producer', 'consumer', 'lag-monitor', 'lag-autoscaler'];
     const objects = await render([]);
     for (const name of services) expect(envOf(find(objects, 'Deployment', name)).NODE_OPTIONS, name).toBe(lab.node.options);
+    for (const name of services) expect(envOf(find(objects, 'Deployment', name)).MALLOC_ARENA_MAX, name).toBe(String(lab.node.mallocArenaMax));
     const plain = await render([], ['nodeOptions=']);
     for (const name of services) expect(envOf(find(plain, 'Deployment', name)), name).not.toHaveProperty('NODE_OPTIONS');
   });

@@ -41,9 +41,9 @@ export async function startService(name: ServiceName, env: Record<string, string
   const logDir = join(REPO, '.lab/test-logs');
   mkdirSync(logDir, { recursive: true });
   const log = createWriteStream(join(logDir, `${label}.log`), { flags: 'a' });
-  // NODE_OPTIONS: V8's heap sizing, as the lab runs every service.
+  // V8's heap sizing and glibc's malloc arenas, as the lab runs every service.
   const child = spawn(process.execPath, [entry(name)], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: LAB.node.options, ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', NODE_OPTIONS: LAB.node.options, MALLOC_ARENA_MAX: String(LAB.node.mallocArenaMax), ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);

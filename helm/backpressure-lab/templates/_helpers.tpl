@@ -99,7 +99,8 @@ capabilities:
 {{- end }}
 
 {{/*
-The Node services' environment shared by all four: log level, V8 flags, port, and where traces go.
+The Node services' environment shared by all four: log level, V8 flags, malloc arenas, port, and
+where traces go.
 Call with (dict "root" $ "port" 8000).
 */}}
 {{- define "backpressure-lab.commonEnv" -}}
@@ -109,6 +110,8 @@ Call with (dict "root" $ "port" 8000).
 - name: NODE_OPTIONS
   value: {{ . | quote }}
 {{- end }}
+- name: MALLOC_ARENA_MAX
+  value: {{ .root.Values.mallocArenaMax | quote }}
 - name: PORT
   value: {{ .port | quote }}
 {{- if .root.Values.tracing.enabled }}

@@ -49,8 +49,9 @@ export const PASSTHROUGH_ENV = [
   'HEARTBEAT_INTERVAL_MS',
   'LOG_LEVEL',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
-  // The V8 flags (heap sizing) the operator itself runs with.
+  // The V8 flags (heap sizing) and malloc arenas the operator itself runs with.
   'NODE_OPTIONS',
+  'MALLOC_ARENA_MAX',
 ] as const;
 
 /** Paths of the layout under a repository root. */
