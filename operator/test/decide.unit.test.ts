@@ -178,6 +178,15 @@ describe('the scale-up lead: from a scale-up to every member it added in the gro
     expect(lagTrend(snapshot(), s, history, 1, history.scaleUpLeadSeconds).seconds).toBe(3.5);
   });
 
+  it('a start from none measures no lead: its members join an empty group', () => {
+    const first = decide({ snapshot: snapshot({ totalLag: 0, members: 0 }), currentReplicas: 0, spec: s, history: emptyHistory, now: NOW });
+    let history = updateHistory(emptyHistory, first, s, NOW, { from: 0, to: 1 });
+    expect(history.pendingScaleUp).toBeNull();
+    const joined = decide({ snapshot: snapshot({ totalLag: 0, members: 1, sampledAt: NOW + 340 }), currentReplicas: 1, spec: s, history, now: NOW + 400 });
+    history = updateHistory(history, joined, s, NOW + 400, null);
+    expect({ joined: joined.scaleUpJoined, lead: history.scaleUpLeadSeconds }).toEqual({ joined: false, lead: null });
+  });
+
   it('a scale-down ends the wait for a scale-up', () => {
     const d = decide({ snapshot: snapshot({ members: 3 }), currentReplicas: 6, spec: s, history: emptyHistory, now: NOW });
     const history = updateHistory({ ...emptyHistory, pendingScaleUp: { at: NOW - 5000, to: 6 } }, d, s, NOW, { from: 6, to: 1 });
