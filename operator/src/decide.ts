@@ -31,6 +31,8 @@ export interface MetricsSnapshot {
   partitionLags?: number[];
   /** The span the rates are slopes over (the monitor's rate_window_seconds); absent: its default. */
   rateWindowMs?: number;
+  /** How often the lag monitor samples Kafka (its sample_interval_seconds); absent: not known (an older monitor). */
+  sampleIntervalMs?: number;
 }
 
 /** A lag sample the decision has seen: growth is measured between two of them. */
@@ -44,6 +46,8 @@ export interface LagSample {
    * nothing about a rise.
    */
   askedUp: boolean;
+  /** How often the lag monitor sampled then (MetricsSnapshot.sampleIntervalMs); null: not known. */
+  sampleIntervalMs: number | null;
 }
 
 /**
@@ -67,6 +71,8 @@ export interface ScalingHistory {
   scaleUpLeadSeconds: number | null;
   /** When the current unbroken run of backlogged samples began (backloggedSince); null when the last one was not. */
   backloggedSince: number | null;
+  /** The sample time of the rise the riseStart hold is watching (see riseStart); null when none is held. */
+  riseSince: number | null;
 }
 
 export const emptyHistory: ScalingHistory = {
@@ -79,6 +85,7 @@ export const emptyHistory: ScalingHistory = {
   pendingScaleUp: null,
   scaleUpLeadSeconds: null,
   backloggedSince: null,
+  riseSince: null,
 };
 
 /** Two: growth is measured between the newest sample and the one before it. */
@@ -102,7 +109,8 @@ export const Hold = {
   /**
    * The first sample of a rise asked for a scale-up short of the upper bound: the rise began
    * somewhere since the sample before, so the growth measured across it understates the rate.
-   * The next sample sizes the scale-up (see riseStart).
+   * A sample a poll interval on sizes the scale-up, or one before that asking for the upper bound
+   * (see riseStart).
    */
   riseStart: 'riseStart',
   /** Consumers paused themselves for an unhealthy downstream: the count stays as it is. */
@@ -146,6 +154,8 @@ export interface Decision {
   scaleUpJoined: boolean;
   /** The run of backlogged samples after this one (backloggedSince); null when held without a sample. */
   backloggedSince: number | null;
+  /** The rise the riseStart hold watches after this decision (ScalingHistory.riseSince). */
+  riseSince: number | null;
 }
 
 export interface DecisionInput {
@@ -373,6 +383,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     scaleUpLeadSeconds: history.scaleUpLeadSeconds,
     scaleUpJoined: false,
     backloggedSince: null,
+    riseSince: null,
   });
   if (spec.paused) return hold(Hold.paused, 'paused');
   if (snapshot === null) return hold(Hold.metricsUnavailable, 'metrics unavailable');
@@ -429,7 +440,9 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   } else if (stabilised !== recommendation) {
     holds.push({ by: stabilised > recommendation ? Hold.scaleDownWindow : Hold.scaleUpWindow, at: stabilised });
   }
-  if (desired > currentReplicas && riseStart(trend, recommendation, upper)) {
+  const rise = { since: history.riseSince, at: snapshot.sampledAt, pollMs: spec.pollIntervalSeconds * 1000, sampleMs: snapshot.sampleIntervalMs ?? null };
+  const riseHeld = desired > currentReplicas && riseStart(trend, recommendation, upper, rise);
+  if (riseHeld) {
     holds.push({ by: Hold.riseStart, at: currentReplicas });
     desired = currentReplicas;
   }
@@ -463,25 +476,42 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     capacityReplicas: capacity?.replicas ?? null,
     perReplicaRate: rate,
     draining,
-    sample: { at: snapshot.sampledAt, lag: snapshot.totalLag, askedUp: recommendation > Math.max(currentReplicas, lower) },
+    sample: { at: snapshot.sampledAt, lag: snapshot.totalLag, askedUp: recommendation > Math.max(currentReplicas, lower), sampleIntervalMs: snapshot.sampleIntervalMs ?? null },
     scaleUpLeadSeconds,
     scaleUpJoined,
     backloggedSince: since,
+    riseSince: riseHeld ? (history.riseSince ?? snapshot.sampledAt) : null,
   };
 }
 
 /**
- * Whether a scale-up waits for the next sample: the lag is growing and the sample before this
+ * Whether a scale-up waits for the rise's rate: the lag is growing and the sample before this
  * one did not ask for a scale-up, so a rise began somewhere between the two, and the growth
  * measured across them understates its rate by as much as the rise is younger than the interval.
- * A burst then gets one step, sized at the next sample from a growth measured wholly inside it,
- * instead of a small step now and a second (a second rebalance) after. Not when this sample
- * already asks for the upper bound (no later sample can ask for more), nor without a sample
- * before it (nothing measured, as after a restart): the scale-up goes ahead. The wait costs one
- * sample interval of the lag monitor's.
+ * A burst then gets one step, sized from a growth measured wholly inside it, instead of a small
+ * step now and a second (a second rebalance) after. Not when this sample already asks for the
+ * upper bound (no later sample can ask for more), nor without a sample before it (nothing
+ * measured, as after a restart): the scale-up goes ahead.
+ *
+ * The wait lasts one poll interval from the rise's first sample (`rise.since`). When the lag
+ * monitor samples more often than the operator polls, the operator reads each of its samples
+ * meanwhile (nextReadDelayMs), and one that asks for the upper bound ends the wait early. One
+ * that asks for less does not: half an interval into a slow rise, the lag rule sizes for less
+ * lag than a whole interval in, and a burst of 300 over 3 s would then go 1 -> 5 -> 6. With no
+ * sample interval known (an older monitor), the wait is one sample, as the operator reads once
+ * per poll. Half a sample interval of slack keeps a sample due at the interval's end from
+ * counting as inside it.
  */
-export function riseStart(trend: Trend, recommendation: number, upper: number): boolean {
-  return trend.previous !== null && !trend.previous.askedUp && trend.growth > 0 && recommendation < upper;
+export function riseStart(
+  trend: Trend,
+  recommendation: number,
+  upper: number,
+  rise: { since: number | null; at: number; pollMs: number; sampleMs: number | null },
+): boolean {
+  if (trend.growth <= 0 || recommendation >= upper) return false;
+  const firstOfRise = trend.previous !== null && !trend.previous.askedUp;
+  const watching = rise.since !== null && rise.sampleMs !== null && rise.at - rise.since < rise.pollMs - rise.sampleMs / 2;
+  return firstOfRise || watching;
 }
 
 /** The holds that act after a rule has run, in the order they act. */
@@ -507,7 +537,7 @@ function holdReason({ by, at, because }: { by: StageHold; at: number; because?: 
     case Hold.scaleUpWindow:
       return `held at ${at} by the ${spec.scaleUp.stabilizationWindowSeconds} s scale-up window`;
     case Hold.riseStart:
-      return `held at ${at} for the next sample: the lag began to rise after the previous one, so its rate is not known yet`;
+      return `held at ${at} for the rise's rate: the lag began to rise after the sample before it, so it is watched for a poll interval unless a sample asks for the upper bound`;
     case Hold.stepLimit:
       return `step limited to ${at}`;
   }
@@ -580,6 +610,7 @@ export function updateHistory(
     draining: decision.draining,
     lastDrainingAt: decision.draining ? now : history.lastDrainingAt,
     samples: decision.sample === null ? history.samples : keepSample(history.samples, decision.sample),
+    riseSince: decision.riseSince,
     // A scale-up waits for its members; any other change of the count ends the wait. A start from
     // none (an operator's first 0 -> 1) is not waited for: its members join an empty group, with no
     // running member to stop and rejoin, in a third of a scale-up's lead (0.34 s against about 1 s
@@ -596,20 +627,27 @@ export function updateHistory(
 export const READ_MARGIN_MS = 50;
 
 /**
- * The wait until the next read of the lag monitor: just after its next sample, when it samples at
- * least as often as the operator polls. The monitor samples Kafka on its own clock; read at a
+ * The wait until the next read of the lag monitor: just after one of its samples, when it samples
+ * at least as often as the operator polls. The monitor samples Kafka on its own clock; read at a
  * random point of that clock, a burst would wait half a sample interval more on average (a whole
- * one at worst) before a decision sees it. The last two samples seen give the clock. When they
- * do not (too few, or further apart than a poll interval), or the next sample is already overdue
- * (the monitor is late or down), the plain poll interval.
+ * one at worst) before a decision sees it. The newest sample seen and the monitor's sample
+ * interval give the clock (without the interval, as from an older monitor, the last two samples
+ * seen). A poll reads the last sample due within a poll interval; while a rise is held for its
+ * rate (riseStart), every sample. When the clock is not known (too few samples, or further apart
+ * than a poll interval), or the next sample is already overdue (the monitor is late or down), the
+ * plain poll interval.
  */
-export function nextReadDelayMs(history: Pick<ScalingHistory, 'samples'>, spec: AutoscalerSpec, now: number): number {
+export function nextReadDelayMs(history: Pick<ScalingHistory, 'samples' | 'riseSince'>, spec: AutoscalerSpec, now: number): number {
   const pollMs = spec.pollIntervalSeconds * 1000;
-  const [before, last] = history.samples.slice(-2);
-  if (before === undefined || last === undefined) return pollMs;
-  const interval = last.at - before.at;
-  if (interval <= 0 || interval > pollMs) return pollMs;
-  const due = last.at + interval + READ_MARGIN_MS;
+  const last = history.samples.at(-1);
+  const before = history.samples.at(-2);
+  if (last === undefined) return pollMs;
+  const interval = last.sampleIntervalMs ?? (before === undefined ? null : last.at - before.at);
+  if (interval === null || interval <= 0 || interval > pollMs) return pollMs;
+  // Each poll lands on the latest sample due within a poll interval; a rise held for its rate
+  // (riseSince) reads every sample.
+  const step = history.riseSince !== null ? interval : Math.floor(pollMs / interval) * interval;
+  const due = last.at + step + READ_MARGIN_MS;
   return due > now ? due - now : pollMs;
 }
 

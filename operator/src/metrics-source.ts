@@ -24,6 +24,7 @@ export const lagReportSchema = z.object({
   paused_partitions: z.object({ manual: z.array(z.number().int()), downstream: z.array(z.number().int()) }).optional(),
   batch_size: z.number().int().min(1).optional(),
   rate_window_seconds: z.number().positive().optional(),
+  sample_interval_seconds: z.number().positive().optional(),
 });
 export type LagReport = z.infer<typeof lagReportSchema>;
 
@@ -43,6 +44,7 @@ export function toSnapshot(report: LagReport): MetricsSnapshot {
     batchSize: report.batch_size ?? 1,
     rateWindowMs: report.rate_window_seconds === undefined ? DEFAULT_RATE_WINDOW_MS : report.rate_window_seconds * 1000,
     partitionLags: [...report.partitions].sort((a, b) => a.partition - b.partition).map((p) => p.lag),
+    ...(report.sample_interval_seconds === undefined ? {} : { sampleIntervalMs: report.sample_interval_seconds * 1000 }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { SETTLE_MS } from '@bplab/kit';
+import { round, SETTLE_MS } from '@bplab/kit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -74,7 +74,7 @@ describe('lagRule: lagThreshold messages per replica, for the lag when added con
 });
 
 describe('lagTrend: growth since the previous sample, carried over a poll and the scale-up lead', () => {
-  const at = (ms: number, lag: number, askedUp = false): LagSample => ({ at: NOW - ms, lag, askedUp });
+  const at = (ms: number, lag: number, askedUp = false): LagSample => ({ at: NOW - ms, lag, askedUp, sampleIntervalMs: null });
   it.each([
     { name: 'no sample before: the monitor\'s rates, over two polls until a lead is measured', snap: snapshot({ productionRate: 30, consumptionRate: 10 }), samples: [], lead: null, growth: 20, seconds: 10 },
     { name: 'a burst the monitor\'s 5 s window has barely seen: (140 - 50) / 1 s = 90/s beats its 20/s', snap: snapshot({ totalLag: 140, productionRate: 30, consumptionRate: 10 }), samples: [at(1000, 50)], lead: null, growth: 90, seconds: 10 },
@@ -95,33 +95,41 @@ describe('lagTrend: growth since the previous sample, carried over a poll and th
   });
 });
 
-describe('riseStart: a scale-up asked for by the first sample of a rise waits for the next sample', () => {
+describe('riseStart: a scale-up asked for by the first sample of a rise waits a poll interval for its rate', () => {
   const trend = (previous: LagSample | null, growth = 60) => ({ growth, seconds: 2, previous });
-  const rest = { at: NOW - 1000, lag: 1, askedUp: false };
+  const first = { since: null, at: NOW, pollMs: 1000, sampleMs: null };
+  const watched = (since: number, sampleMs: number | null = 500) => ({ since: NOW - since, at: NOW, pollMs: 1000, sampleMs });
+  const rest = { at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null };
+  const inside = { ...rest, askedUp: true };
   it.each([
-    { name: 'the sample before did not ask for a scale-up: the rise began between them', t: trend(rest), recommendation: 3, waits: true },
-    { name: 'unless this one already asks for the upper bound', t: trend(rest), recommendation: 6, waits: false },
-    { name: 'the sample before asked too: this one is inside the rise', t: trend({ ...rest, askedUp: true }), recommendation: 3, waits: false },
-    { name: 'no sample before (a restarted operator): nothing to wait for', t: trend(null), recommendation: 3, waits: false },
-    { name: 'lag not growing: no rate to learn', t: trend(rest, 0), recommendation: 3, waits: false },
-  ])('$name', ({ t, recommendation, waits }) => {
-    expect(riseStart(t, recommendation, 6)).toBe(waits);
+    { name: 'the sample before did not ask for a scale-up: the rise began between them', t: trend(rest), recommendation: 3, rise: first, waits: true },
+    { name: 'unless this one already asks for the upper bound', t: trend(rest), recommendation: 6, rise: first, waits: false },
+    { name: 'the sample before asked too: this one is inside the rise', t: trend(inside), recommendation: 3, rise: first, waits: false },
+    { name: 'no sample before (a restarted operator): nothing to wait for', t: trend(null), recommendation: 3, rise: first, waits: false },
+    { name: 'lag not growing: no rate to learn', t: trend(rest, 0), recommendation: 3, rise: first, waits: false },
+    { name: 'half a poll into a held rise (the monitor samples every 500 ms): still watched', t: trend(inside), recommendation: 5, rise: watched(500), waits: true },
+    { name: 'half a poll in, a sample asking for the upper bound ends the wait', t: trend(inside), recommendation: 6, rise: watched(500), waits: false },
+    { name: 'a poll interval in: the rate is known, the wait is over', t: trend(inside), recommendation: 5, rise: watched(1000), waits: false },
+    { name: 'a sample due at the interval\'s end but early by a few ms counts as its end', t: trend(inside), recommendation: 5, rise: watched(990), waits: false },
+    { name: 'no sample interval known (an older monitor): the wait is one sample', t: trend(inside), recommendation: 5, rise: watched(500, null), waits: false },
+  ])('$name', ({ t, recommendation, rise, waits }) => {
+    expect(riseStart(t, recommendation, 6, rise)).toBe(waits);
   });
 
   const s = spec({ lagThreshold: 50, pollIntervalSeconds: 1 });
   const history = (samples: LagSample[]) => ({ ...emptyHistory, samples });
   it.each([
-    { name: 'a rise begun since the last sample waits at 1', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }], desired: 1, heldBy: Hold.riseStart },
-    { name: 'the same sample polled again still waits', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }, { at: NOW, lag: 60, askedUp: true }], desired: 1, heldBy: Hold.riseStart },
-    { name: 'the next sample sizes it from a growth wholly inside the rise: 150 + 90/s x 2 s = 330 -> 6', snap: snapshot({ totalLag: 150 }), samples: [{ at: NOW - 1000, lag: 60, askedUp: true }], desired: 6, heldBy: null },
-    { name: 'a first sample that already asks for the upper bound goes at once: 300 -> 6', snap: snapshot({ totalLag: 300 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false }], desired: 6, heldBy: null },
+    { name: 'a rise begun since the last sample waits at 1', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null }], desired: 1, heldBy: Hold.riseStart },
+    { name: 'the same sample polled again still waits', snap: snapshot({ totalLag: 60 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null }, { at: NOW, lag: 60, askedUp: true, sampleIntervalMs: null }], desired: 1, heldBy: Hold.riseStart },
+    { name: 'the next sample sizes it from a growth wholly inside the rise: 150 + 90/s x 2 s = 330 -> 6', snap: snapshot({ totalLag: 150 }), samples: [{ at: NOW - 1000, lag: 60, askedUp: true, sampleIntervalMs: null }], desired: 6, heldBy: null },
+    { name: 'a first sample that already asks for the upper bound goes at once: 300 -> 6', snap: snapshot({ totalLag: 300 }), samples: [{ at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null }], desired: 6, heldBy: null },
   ])('$name', ({ snap, samples, desired, heldBy }) => {
     const d = decide({ snapshot: snap, currentReplicas: 1, spec: s, history: history(samples), now: NOW });
     expect({ desired: d.desiredReplicas, heldBy: d.heldBy }).toEqual({ desired, heldBy });
   });
 
   it('the minimum is never kept waiting', () => {
-    const d = decide({ snapshot: snapshot({ totalLag: 60, members: 0 }), currentReplicas: 0, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false }]), now: NOW });
+    const d = decide({ snapshot: snapshot({ totalLag: 60, members: 0 }), currentReplicas: 0, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null }]), now: NOW });
     expect(d.desiredReplicas).toBe(1);
   });
 
@@ -141,14 +149,38 @@ describe('riseStart: a scale-up asked for by the first sample of a rise waits fo
   });
 
   it('explains the wait', () => {
-    const d = decide({ snapshot: snapshot({ totalLag: 60 }), currentReplicas: 1, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false }]), now: NOW });
-    expect(d.reason).toBe('lag 60 growing 59/s, 178 in 2 s / threshold 50 needs 4; held at 1 for the next sample: the lag began to rise after the previous one, so its rate is not known yet');
+    const d = decide({ snapshot: snapshot({ totalLag: 60 }), currentReplicas: 1, spec: s, history: history([{ at: NOW - 1000, lag: 1, askedUp: false, sampleIntervalMs: null }]), now: NOW });
+    expect(d.reason).toBe(
+      "lag 60 growing 59/s, 178 in 2 s / threshold 50 needs 4; held at 1 for the rise's rate: the lag began to rise after the sample before it, so it is watched for a poll interval unless a sample asks for the upper bound",
+    );
+  });
+
+  it('a held rise is read at every sample of a monitor sampling twice a poll: half-way it waits on at 5, and goes at 6 once it asks for them', () => {
+    // 90/s arriving onto one consumer, the monitor sampling every 500 ms, no lead measured yet.
+    const sample = (at: number, lag: number) => snapshot({ totalLag: lag, sampledAt: NOW + at, sampleIntervalMs: 500 });
+    let history: ScalingHistory = { ...emptyHistory, samples: [{ at: NOW - 1000, lag: 0, askedUp: false, sampleIntervalMs: 500 }] };
+    const step = (at: number, lag: number) => {
+      const d = decide({ snapshot: sample(at, lag), currentReplicas: 1, spec: s, history, now: NOW + at + 50 });
+      history = updateHistory(history, d, s, NOW + at + 50, null);
+      return { desired: d.desiredReplicas, heldBy: d.heldBy, riseSince: history.riseSince, nextReadMs: nextReadDelayMs(history, s, NOW + at + 60) };
+    };
+    // The first sample of the rise (25 ms of it seen as 27/s over the second) waits; the next read is the monitor's next sample.
+    expect(step(0, 27)).toEqual({ desired: 1, heldBy: Hold.riseStart, riseSince: NOW, nextReadMs: 490 });
+    // Half-way: 72 + 90/s x 2 s = 252 asks for 6, the upper bound: it goes now.
+    expect(step(500, 72)).toEqual({ desired: 6, heldBy: null, riseSince: null, nextReadMs: 990 });
+    history = { ...emptyHistory, samples: [{ at: NOW - 1000, lag: 0, askedUp: false, sampleIntervalMs: 500 }] };
+    expect(step(0, 18).heldBy).toBe(Hold.riseStart);
+    // Half-way at 63 + 180 = 243 asks for 5: the rise is watched on.
+    expect(step(500, 63)).toEqual({ desired: 1, heldBy: Hold.riseStart, riseSince: NOW, nextReadMs: 490 });
+    // A poll interval in, the wait is over whatever the sample asks: 98 + 70/s x 2 s = 238 -> 5.
+    expect(step(1000, 98)).toMatchObject({ desired: 5, heldBy: null, riseSince: null });
   });
 });
 
 describe('nextReadDelayMs: the next read lands just after the lag monitor\'s next sample', () => {
   const s = spec({ pollIntervalSeconds: 1 });
-  const seen = (...ago: number[]) => ({ samples: ago.map((ms) => ({ at: NOW - ms, lag: 0, askedUp: false })) });
+  const seen = (...ago: number[]) => ({ samples: ago.map((ms) => ({ at: NOW - ms, lag: 0, askedUp: false, sampleIntervalMs: null })), riseSince: null });
+  const reported = (sampleIntervalMs: number, ago: number, riseSince: number | null = null) => ({ samples: [{ at: NOW - ago, lag: 0, askedUp: false, sampleIntervalMs }], riseSince });
   it.each([
     { name: 'no samples yet: the poll interval', history: seen(), delay: 1000 },
     { name: 'one sample: no clock yet', history: seen(950), delay: 1000 },
@@ -156,6 +188,11 @@ describe('nextReadDelayMs: the next read lands just after the lag monitor\'s nex
     { name: 'read just after a sample: a sample interval and the margin on', history: seen(1040, 40), delay: 1010 },
     { name: 'the monitor samples less often than the operator polls: the poll interval', history: seen(2040, 40), delay: 1000 },
     { name: 'the next sample is overdue (the monitor is late or down): the poll interval', history: seen(2200, 1200), delay: 1000 },
+    { name: 'the monitor reports sampling every 500 ms, read 40 ms ago: the sample a poll interval on', history: reported(500, 40), delay: 1010 },
+    { name: 'every 500 ms while a rise is held: its next sample', history: reported(500, 40, NOW - 40), delay: 510 },
+    { name: 'every 700 ms: the last sample due within a poll interval', history: reported(700, 40), delay: 710 },
+    { name: 'every 300 ms: the third one on', history: reported(300, 40), delay: 910 },
+    { name: 'every 2 s, slower than the operator polls: the poll interval', history: reported(2000, 40), delay: 1000 },
   ])('$name', ({ history, delay }) => {
     expect(nextReadDelayMs(history, s, NOW)).toBe(delay);
   });
@@ -736,10 +773,11 @@ describe('decide: properties', () => {
     perReplicaRate: fc.option(fc.double({ min: 0.01, max: 1000, noNaN: true }), { nil: null }),
     draining: fc.boolean(),
     lastDrainingAt: fc.option(fc.integer({ min: NOW - 600_000, max: NOW }), { nil: null }),
-    samples: fc.uniqueArray(fc.record({ at: fc.integer({ min: NOW - 30_000, max: NOW }), lag: fc.integer({ min: 0, max: 10_000_000 }), askedUp: fc.boolean() }), { maxLength: 2, selector: (x) => x.at }).map((xs) => xs.sort((a, b) => a.at - b.at)),
+    samples: fc.uniqueArray(fc.record({ at: fc.integer({ min: NOW - 30_000, max: NOW }), lag: fc.integer({ min: 0, max: 10_000_000 }), askedUp: fc.boolean(), sampleIntervalMs: fc.option(fc.integer({ min: 100, max: 5000 }), { nil: null }) }), { maxLength: 2, selector: (x) => x.at }).map((xs) => xs.sort((a, b) => a.at - b.at)),
     pendingScaleUp: fc.option(fc.record({ at: fc.integer({ min: NOW - 600_000, max: NOW }), to: fc.integer({ min: 0, max: 64 }) }), { nil: null }),
     scaleUpLeadSeconds: fc.option(fc.double({ min: 0, max: 60, noNaN: true }), { nil: null }),
     backloggedSince: fc.option(fc.integer({ min: NOW - 600_000, max: NOW }), { nil: null }),
+    riseSince: fc.option(fc.integer({ min: NOW - 30_000, max: NOW }), { nil: null }),
   });
   const current = fc.integer({ min: 0, max: 64 });
 
@@ -797,7 +835,10 @@ describe('decide: properties', () => {
     const polls = pollsToSettle(s, snap, start);
     for (let i = 0; i < polls; i++) {
       const now = NOW + i * pollMs;
-      const decision = decide({ snapshot: { ...snap, sampledAt: now }, currentReplicas: replicas, spec: s, history, now });
+      // Steady: every replica is a member. With members stuck short of the replicas (consumers that
+      // never join) the rules size from the lag as it is (lagTrend), and a start from none on a
+      // projected lag (0 -> 2) went back to 1 once its members failed to show: seed 1575240932.
+      const decision = decide({ snapshot: { ...snap, sampledAt: now, members: replicas }, currentReplicas: replicas, spec: s, history, now });
       const scaled = decision.desiredReplicas === replicas ? null : { from: replicas, to: decision.desiredReplicas };
       history = updateHistory(history, decision, s, now, scaled);
       replicas = decision.desiredReplicas;
@@ -952,12 +993,15 @@ describe('decide in a closed loop', () => {
 
 /**
  * A finer model of the local lab for issue 10's bursts: `count` orders arriving evenly over
- * `spread` seconds onto one consumer at 10 msg/s; the lag monitor sampling Kafka every second
- * (rates over its 5 s window) and the operator reading its newest sample every second, each at
- * its own phase; a scale-up's members join `lead` seconds after the patch and then stop the whole
- * group for `stop` seconds (eager rebalance). Returns the scale events until the burst is drained.
+ * `spread` seconds onto one consumer at 10 msg/s; the lag monitor sampling Kafka every 500 ms
+ * (rates over its 5 s window) at its own phase; the operator's first read at another, and each
+ * next one when nextReadDelayMs says (a poll interval of a second, aligned to the samples, or the
+ * next sample while a rise is held); a scale-up's members join `lead` seconds after the patch and
+ * then stop the whole group for `stop` seconds (eager rebalance). Returns the scale events until
+ * the burst is drained, each with its time from the burst's start.
  */
-function burstModel(o: { count: number; spread: number; monitorPhase: number; operatorPhase: number; lead: number; stop: number; history?: ScalingHistory }) {
+function burstModel(o: { count: number; spread: number; monitorPhase: number; operatorPhase: number; lead: number; stop: number; history?: ScalingHistory; sampleEvery?: number }) {
+  const sampleEvery = o.sampleEvery ?? 0.5;
   const s = spec({ lagThreshold: 50, maxReplicas: 10, pollIntervalSeconds: 1, scaleDown: { stabilizationWindowSeconds: 30 } });
   const dt = 0.01;
   const start = 10;
@@ -966,7 +1010,7 @@ function burstModel(o: { count: number; spread: number; monitorPhase: number; op
   let scaledAt = -Infinity;
   let history = o.history ?? emptyHistory;
   const samples: { at: number; end: number; committed: number; members: number }[] = [];
-  const events: { from: number; to: number }[] = [];
+  const events: { from: number; to: number; at: number }[] = [];
   let nextSample = o.monitorPhase;
   let nextPoll = o.operatorPhase;
   for (let step = 0; ; step++) {
@@ -977,11 +1021,10 @@ function burstModel(o: { count: number; spread: number; monitorPhase: number; op
     const consuming = t >= joinedAt && t < joinedAt + o.stop ? 0 : Math.min(members, 6);
     committed = Math.min(end, committed + consuming * perConsumer * dt);
     if (t >= nextSample) {
-      nextSample += 1;
+      nextSample += sampleEvery;
       samples.push({ at: t, end, committed: Math.floor(committed), members });
     }
     if (t >= nextPoll && samples.length > 0) {
-      nextPoll += 1;
       const latest = samples.at(-1)!;
       const oldest = samples.find((x) => latest.at - x.at <= 5)!;
       const seconds = latest.at - oldest.at;
@@ -991,13 +1034,15 @@ function burstModel(o: { count: number; spread: number; monitorPhase: number; op
         consumptionRate: seconds > 0 ? (latest.committed - oldest.committed) / seconds : null,
         members: latest.members,
         sampledAt: NOW + Math.round(latest.at * 1000),
+        sampleIntervalMs: sampleEvery * 1000,
       });
       const now = NOW + Math.round(t * 1000);
       const decision = decide({ snapshot: snap, currentReplicas: replicas, spec: s, history, now });
       const scaled = decision.desiredReplicas !== replicas ? { from: replicas, to: decision.desiredReplicas } : null;
       history = updateHistory(history, decision, s, now, scaled);
+      nextPoll = t + nextReadDelayMs(history, s, now) / 1000;
       if (scaled) {
-        events.push(scaled);
+        events.push({ ...scaled, at: round(t - start) });
         if (scaled.to > scaled.from) scaledAt = t;
         replicas = scaled.to;
       }
@@ -1013,7 +1058,7 @@ describe('bursts of 300-1000 orders over 0-3 s in a model of the local lab', () 
    * against the monitor, the lead and the stop. The rules before issue 10 split 288 of these
    * 5040 into two steps (1 -> 2 -> 6): a first sample that caught a burst's start sized it small.
    */
-  function grid(measuredLead: boolean): { o: Parameters<typeof burstModel>[0]; events: { from: number; to: number }[] }[] {
+  function grid(measuredLead: boolean, sampleEvery = 0.5): { o: Parameters<typeof burstModel>[0]; events: ReturnType<typeof burstModel> }[] {
     const runs = [];
     for (const count of [300, 500, 700, 1000])
       for (const spread of [0, 0.5, 1, 1.5, 2, 2.5, 3])
@@ -1021,7 +1066,7 @@ describe('bursts of 300-1000 orders over 0-3 s in a model of the local lab', () 
           for (const behind of [0.05, 0.5, 0.95])
             for (const lead of [1, 2, 3])
               for (const stop of [0, 1]) {
-                const o = { count, spread, monitorPhase: tenth / 10, operatorPhase: (tenth / 10 + behind) % 1, lead, stop, history: measuredLead ? { ...emptyHistory, scaleUpLeadSeconds: lead } : undefined };
+                const o = { count, spread, sampleEvery, monitorPhase: (tenth / 10) * sampleEvery, operatorPhase: (tenth / 10 + behind) % 1, lead, stop, history: measuredLead ? { ...emptyHistory, scaleUpLeadSeconds: lead } : undefined };
                 runs.push({ o, events: burstModel(o) });
               }
     return runs;
@@ -1030,6 +1075,17 @@ describe('bursts of 300-1000 orders over 0-3 s in a model of the local lab', () 
   it('go 1 -> 6 in one patch, before any lead is measured', () => {
     const steps = grid(false).filter((r) => r.events.length !== 1 || r.events[0]!.from !== 1 || r.events[0]!.to !== 6);
     expect(steps).toEqual([]);
+  });
+
+  it('decided half a second sooner at worst when the monitor samples twice a poll', () => {
+    // The wait for a rise's rate lasts a poll interval unless a sample half-way asks for 6; with
+    // one sample a poll there is none half-way. The worst case is a slow burst (300 over 3 s)
+    // that begins just after a sample, so that the next one sees too little of it to ask for 6.
+    const twice = grid(false);
+    const once = grid(false, 1);
+    expect(once.filter((r) => r.events.length !== 1)).toEqual([]);
+    const worst = (runs: typeof twice) => Math.max(...runs.map((r) => r.events[0]!.at));
+    expect(worst(twice)).toBeLessThanOrEqual(worst(once) - 0.5);
   });
 
   it('and once a lead has been measured', () => {

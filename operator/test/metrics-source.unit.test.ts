@@ -42,7 +42,7 @@ describe('readLag', () => {
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
   it('maps the lag monitor report to a snapshot', async () => {
-    respond = json({ ...report, rebalance_cost: { events: 3, typical_stop_seconds: 1.25, last: null }, paused_partitions: { manual: [1], downstream: [2, 4] }, batch_size: 10, rate_window_seconds: 10 });
+    respond = json({ ...report, rebalance_cost: { events: 3, typical_stop_seconds: 1.25, last: null }, paused_partitions: { manual: [1], downstream: [2, 4] }, batch_size: 10, rate_window_seconds: 10, sample_interval_seconds: 0.5 });
     await expect(readLag(`${base}/`, expected, 1000)).resolves.toEqual({
       group: 'order-processors',
       topic: 'orders',
@@ -57,14 +57,17 @@ describe('readLag', () => {
       pausedPartitions: { manual: [1], downstream: [2, 4] },
       batchSize: 10,
       rateWindowMs: 10_000,
+      sampleIntervalMs: 500,
       // In partition order, whatever the report's order.
       partitionLags: [120, 0],
     });
   });
 
-  it('reads an older lag monitor, without rebalance cost, pauses, batch size or rate window: unknown, none, 1, the default 5 s', async () => {
+  it('reads an older lag monitor, without rebalance cost, pauses, batch size, rate window or sample interval: unknown, none, 1, the default 5 s, unknown', async () => {
     respond = json(report);
-    expect(await readLag(base, expected, 1000)).toMatchObject({ typicalRebalanceStopSeconds: null, pausedPartitions: { manual: [], downstream: [] }, batchSize: 1, rateWindowMs: 5000 });
+    const snapshot = await readLag(base, expected, 1000);
+    expect(snapshot).toMatchObject({ typicalRebalanceStopSeconds: null, pausedPartitions: { manual: [], downstream: [] }, batchSize: 1, rateWindowMs: 5000 });
+    expect(snapshot).not.toHaveProperty('sampleIntervalMs');
     respond = json({ ...report, rebalance_cost: { events: 0, typical_stop_seconds: null, last: null } });
     expect((await readLag(base, expected, 1000)).typicalRebalanceStopSeconds).toBeNull();
   });

@@ -7,14 +7,19 @@ const schema = z
     PORT: env.port(LAB.ports.lagMonitor),
     TOPIC: env.string(LAB.kafka.topic),
     GROUP_ID: env.string(LAB.kafka.group),
-    POLL_INTERVAL_MS: env.int(1000, 100, 60_000),
+    /**
+     * Twice a second: while the operator holds a rise for its rate (a poll interval, 1 s by
+     * default), a sample half-way can already ask for the upper bound and end the wait.
+     */
+    POLL_INTERVAL_MS: env.int(500, 100, 60_000),
     LAG_WARNING: env.int(100, 1),
     LAG_CRITICAL: env.int(500, 1),
     /** Lag growth in messages per second that raises a warning. */
     RATE_WARNING: env.number(10),
     /** Rates are slopes over this window: longer is smoother, shorter reacts faster. */
     RATE_WINDOW_MS: env.int(DEFAULT_RATE_WINDOW_MS, 1000, 300_000),
-    HISTORY_SIZE: env.int(600, 10, 100_000),
+    /** 10 minutes of samples at the default poll interval. */
+    HISTORY_SIZE: env.int(1200, 10, 100_000),
     ALERTS_SIZE: env.int(50, 1, 10_000),
     /** How fast recommendations aim to drain a backlog. */
     DRAIN_TARGET_SECONDS: env.int(60, 1, 86_400),

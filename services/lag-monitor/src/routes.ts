@@ -63,7 +63,12 @@ export function monitorRoutes(deps: MonitorDeps) {
       });
     });
     app.get('/lag', (_req, res) => {
-      res.json({ ...current(), rate_window_seconds: deps.rateWindowMs / 1000, rebalance_cost: tracker.rebalanceCost() });
+      res.json({
+        ...current(),
+        rate_window_seconds: deps.rateWindowMs / 1000,
+        sample_interval_seconds: deps.pollIntervalMs / 1000,
+        rebalance_cost: tracker.rebalanceCost(),
+      });
     });
     app.get('/lag/history', (req, res) => {
       const { limit } = parse(historyQuery, req.query, 'query');

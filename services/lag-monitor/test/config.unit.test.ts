@@ -3,7 +3,7 @@ import { readConfig } from '../src/config.js';
 
 describe('lag monitor config', () => {
   it('starts from the lab defaults', () => {
-    expect(readConfig({})).toMatchObject({ PORT: 8010, TOPIC: 'orders', GROUP_ID: 'order-processors', POLL_INTERVAL_MS: 1000, RATE_WINDOW_MS: 5000, EVALUATION_WINDOW_MS: 30_000 });
+    expect(readConfig({})).toMatchObject({ PORT: 8010, TOPIC: 'orders', GROUP_ID: 'order-processors', POLL_INTERVAL_MS: 500, RATE_WINDOW_MS: 5000, EVALUATION_WINDOW_MS: 30_000 });
   });
 
   it.each([

@@ -67,6 +67,8 @@ describe('lag monitor routes: evaluation, drain and what-if', () => {
     ]);
     expect(body.evaluation).toMatchObject({ status: 'STALL', window_ms: WINDOW, complete: true, counts: { OK: 1, WARN: 0, STALL: 2, STOP: 0 }, worst_partitions: [0, 2] });
     expect(body).toMatchObject({ total_lag: 120, drain_seconds: null, drain_status: 'not_draining', drain_reason: 'not draining: nothing consumed in the rate window' });
+    // What the operator times its reads and its rate windows by.
+    expect(body).toMatchObject({ rate_window_seconds: 5, sample_interval_seconds: 1 });
   });
 
   it('GET /rebalances and /lag rebalance_cost: none without a membership change', async () => {
