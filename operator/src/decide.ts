@@ -306,13 +306,19 @@ export function lagRule(
 /**
  * The capacity rule: enough replicas at the measured per-replica rate to take the arrivals and
  * drain the backlog within targetDrainSeconds (consumersNeeded in the kit, as the lag monitor's
- * advice). Given the stop of the change it sizes, the arrivals during it count as backlog too
- * (see decide).
+ * advice), keeping the current count when it falls short only within the kit's tolerance. Given
+ * the stop of the change it sizes, the arrivals during it count as backlog too (see decide).
  */
-export function capacityRule(snapshot: MetricsSnapshot, spec: AutoscalerSpec, rate: number, stop: StopBacklog | null = null): { replicas: number; reason: string } {
+export function capacityRule(
+  snapshot: MetricsSnapshot,
+  spec: AutoscalerSpec,
+  rate: number,
+  currentReplicas: number,
+  stop: StopBacklog | null = null,
+): { replicas: number; reason: string } {
   const arrival = snapshot.productionRate ?? 0;
   const backlog = snapshot.totalLag + (stop?.messages ?? 0);
-  const replicas = consumersNeeded({ arrivalRate: arrival, backlog, drainSeconds: spec.targetDrainSeconds }, rate);
+  const replicas = consumersNeeded({ arrivalRate: arrival, backlog, drainSeconds: spec.targetDrainSeconds }, rate, currentReplicas);
   const lag = stop === null ? `lag ${snapshot.totalLag}` : `(${backlogText(snapshot.totalLag, stop)})`;
   const reason = `capacity: (${fmt(arrival)} msg/s + ${lag} / ${spec.targetDrainSeconds} s) / ${fmt(rate)} msg/s per replica needs ${replicas}`;
   return { replicas, reason };
@@ -398,7 +404,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   const scaleUpLeadSeconds = scaleUpJoined ? (snapshot.sampledAt - pending.at) / 1000 : history.scaleUpLeadSeconds;
   const trend = lagTrend(snapshot, spec, history, currentReplicas, scaleUpLeadSeconds);
   let lag = lagRule(snapshot, spec, null, trend);
-  let capacity = rate === null ? null : capacityRule(snapshot, spec, rate);
+  let capacity = rate === null ? null : capacityRule(snapshot, spec, rate, currentReplicas);
   // Any change of the count stops the whole group for about the typical rebalance stop while
   // arrivals go on, so a change is sized for the backlog it finds once its stop is over: a
   // scale-up is not followed by a second step (and stop), and a scale-down never goes below what
@@ -411,7 +417,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
     const keep = (sized: { replicas: number; reason: string }) =>
       scaleDown && sized.replicas > currentReplicas ? { replicas: currentReplicas, reason: `${sized.reason}, more than the current ${currentReplicas}: no scale-down` } : sized;
     lag = keep(lagRule(snapshot, spec, stop, trend));
-    capacity = rate === null ? null : keep(capacityRule(snapshot, spec, rate, stop));
+    capacity = rate === null ? null : keep(capacityRule(snapshot, spec, rate, currentReplicas, stop));
   }
   const sizing = capacity !== null && capacity.replicas > lag.replicas ? { rule: Rule.capacity, ...capacity } : { rule: Rule.lag, ...lag };
   const reasons = [sizing.reason];

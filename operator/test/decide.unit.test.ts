@@ -255,8 +255,8 @@ describe('the rules sized for a rebalance stop: the arrivals during it count as 
   });
 
   it('capacityRule: (20 + (250 + 100) / 30) / 10 = 3.17 -> 4, where the lag alone needs 3', () => {
-    expect(capacityRule(snap, spec(), 10).replicas).toBe(3);
-    expect(capacityRule(snap, spec(), 10, stopBacklog(snap))).toEqual({
+    expect(capacityRule(snap, spec(), 10, 3).replicas).toBe(3);
+    expect(capacityRule(snap, spec(), 10, 3, stopBacklog(snap))).toEqual({
       replicas: 4,
       reason: 'capacity: (20 msg/s + (lag 250 + 100 arriving in a 5 s rebalance stop) / 30 s) / 10 msg/s per replica needs 4',
     });
@@ -281,10 +281,11 @@ describe('capacityRule: (arrivals + lag / targetDrainSeconds) / per-replica rate
   it.each([
     { name: '(40 + 300 / 30) / 10 = 5', snap: snapshot({ totalLag: 300, productionRate: 40 }), rate: 10, replicas: 5 },
     { name: 'no lag: 35 / 10 = 3.5 -> 4', snap: snapshot({ productionRate: 35 }), rate: 10, replicas: 4 },
-    { name: 'within 10 % of a whole replica: 30.5 / 10 -> 3', snap: snapshot({ productionRate: 30.5 }), rate: 10, replicas: 3 },
+    { name: '3 replicas short by 0.05 of the need are kept: 30.5 / 10 -> 3', snap: snapshot({ productionRate: 30.5 }), rate: 10, current: 3, replicas: 3 },
+    { name: 'but 6 go to enough for it, not below: 30.5 / 10 -> 4', snap: snapshot({ productionRate: 30.5 }), rate: 10, current: 6, replicas: 4 },
     { name: 'no production rate yet: the backlog alone, 300 / 30 / 10 = 1', snap: snapshot({ totalLag: 300 }), rate: 10, replicas: 1 },
-  ])('$name', ({ snap, rate, replicas }) => {
-    expect(capacityRule(snap, spec(), rate).replicas).toBe(replicas);
+  ])('$name', ({ snap, rate, current, replicas }) => {
+    expect(capacityRule(snap, spec(), rate, current ?? 1).replicas).toBe(replicas);
   });
 });
 

@@ -58,7 +58,7 @@ export function recommend(s: LagSnapshot, ctx: RecommendContext): Recommendation
     // Sized once they consume again.
   } else if (ctx.perConsumerRate !== null && ctx.perConsumerRate > 0 && (growing || s.status !== 'ok')) {
     const load = { arrivalRate: s.production_rate ?? 0, backlog: s.total_lag, drainSeconds: ctx.drainTargetSeconds };
-    const needed = consumersNeeded(load, ctx.perConsumerRate);
+    const needed = consumersNeeded(load, ctx.perConsumerRate, s.members);
     if (needed > partitions) {
       out.push({
         severity: 'critical',

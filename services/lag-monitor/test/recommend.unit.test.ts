@@ -90,12 +90,14 @@ describe('the monitor and the operator agree', () => {
   const suggested = (s: LagSnapshot, rate: number, drainSeconds: number) =>
     recommend(s, { thresholds, drainTargetSeconds: drainSeconds, perConsumerRate: rate }).find((r) => r.suggested_consumers !== undefined)?.suggested_consumers;
   const operatorCount = (s: LagSnapshot, rate: number, drainSeconds: number) =>
-    Math.min(s.partition_count, capacityRule(operatorSnapshot(s), operatorSpec(drainSeconds), rate).replicas);
+    Math.min(s.partition_count, capacityRule(operatorSnapshot(s), operatorSpec(drainSeconds), rate, s.members).replicas);
 
-  it('on a need within the tolerance of a whole consumer: (10.5 + 1200 / 60) / 10 = 3.05 is 3 for both', () => {
+  it('on a need within the tolerance of a whole consumer: (10.5 + 1200 / 60) / 10 = 3.05 keeps 3 members for both, and asks 4 of 2', () => {
     const s: LagSnapshot = { ...base, status: 'critical', total_lag: 1200, rate_of_change: 1, production_rate: 10.5, consumption_rate: 10 };
-    expect(suggested(s, 10, 60)).toBe(3);
-    expect(operatorCount(s, 10, 60)).toBe(3);
+    expect(suggested({ ...s, members: 3 }, 10, 60)).toBeUndefined();
+    expect(operatorCount({ ...s, members: 3 }, 10, 60)).toBe(3);
+    expect(suggested({ ...s, members: 2 }, 10, 60)).toBe(4);
+    expect(operatorCount({ ...s, members: 2 }, 10, 60)).toBe(4);
   });
 
   it('on the consumer count whenever the monitor suggests one to scale to', () => {
