@@ -3,17 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTopics, readTopic } from '../support/kafka.js';
-import { freePort, getJson, postJson, startService, stopPidFiles, writeLocalAutoscaler, type RunningService } from '../support/services.js';
+import { freePort, freePortRange, getJson, postJson, startService, stopPidFiles, writeLocalAutoscaler, type RunningService } from '../support/services.js';
 
 /** Six consecutive free ports for consumers 1..6, as the operator's local target numbers them. */
-async function consumerPortRange(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    const free = await Promise.all(Array.from({ length: 6 }, (_, i) => fetch(`http://127.0.0.1:${base + i}/`).then(() => false, () => true)));
-    if (free.every(Boolean)) return base;
-  }
-}
-
 /**
  * Issue 3's local end to end: the real operator in local mode starts and stops real consumer
  * processes on the real broker, reading the real lag monitor.
@@ -57,7 +49,7 @@ describe('the operator in local mode on a real broker', () => {
         LOCAL_AUTOSCALER_FILE: file,
         LOCAL_RUN_DIR: runDir,
         LOCAL_LOG_DIR: join(dir, 'logs'),
-        CONSUMER_BASE_PORT: String(await consumerPortRange()),
+        CONSUMER_BASE_PORT: String(await freePortRange(6)),
         SINK_TOPIC: sink,
         PROCESSING_TIME_MS: '100',
         SESSION_TIMEOUT_MS: '6000',

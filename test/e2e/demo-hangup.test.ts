@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isAlive } from '../../operator/src/targets/pid.js';
 import { REPO } from '../support/paths.js';
-import { freePort } from '../support/services.js';
+import { freePort, freePortRange } from '../support/services.js';
 
 /*
  * `make demo` in a real terminal (tmux), and the terminal closed under it: the kernel hangs up
@@ -28,14 +28,6 @@ async function portFree(port: number): Promise<boolean> {
   }
 }
 
-/** Consumer n listens on base + n - 1: a base with all of them free. */
-async function freeRange(count: number): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base + count < 65_535 && (await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)))).every(Boolean)) return base;
-  }
-}
-
 describe('make demo in a terminal that is closed', () => {
   const env: Record<string, string> = { LAB_RUN_DIR: join(dir, 'run'), LAB_LOG_DIR: join(dir, 'logs') };
   const ports: Record<string, number> = {};
@@ -53,7 +45,7 @@ describe('make demo in a terminal that is closed', () => {
     ports.operator = await freePort();
     ports.kafka = await freePort();
     ports.kafkaController = await freePort();
-    ports.consumerBase = await freeRange(PARTITIONS);
+    ports.consumerBase = await freePortRange(PARTITIONS);
     Object.assign(env, {
       LAB_PRODUCER_PORT: String(ports.producer),
       LAB_LAG_MONITOR_PORT: String(ports.lagMonitor),

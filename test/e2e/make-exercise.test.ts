@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPO } from '../support/paths.js';
-import { freePort } from '../support/services.js';
+import { freePort, freePortRange } from '../support/services.js';
 
 /*
  * `make exercise N` for every exercise of the README, in order, against a lab started the way a
@@ -26,23 +26,6 @@ function run(command: string, args: string[], extraEnv: Record<string, string> =
   });
 }
 
-async function portFree(port: number): Promise<boolean> {
-  try {
-    await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
-    return false;
-  } catch (err) {
-    return (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED';
-  }
-}
-
-/** Consumer n listens on base + n - 1: a base with all of them free. */
-async function freeRange(count: number): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base + count < 65_535 && (await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)))).every(Boolean)) return base;
-  }
-}
-
 describe('make exercise N on a local lab', () => {
   beforeAll(async () => {
     const brokers = inject('kafkaBrokers');
@@ -59,7 +42,7 @@ describe('make exercise N on a local lab', () => {
       LAB_PRODUCER_PORT: String(await freePort()),
       LAB_LAG_MONITOR_PORT: String(await freePort()),
       LAB_OPERATOR_PORT: String(await freePort()),
-      LAB_CONSUMER_BASE_PORT: String(await freeRange(PARTITIONS)),
+      LAB_CONSUMER_BASE_PORT: String(await freePortRange(PARTITIONS)),
     });
     const up = await run('bash', [join(REPO, 'hack/lab/local-up.sh')]);
     expect(up.code, up.output).toBe(0);

@@ -32,6 +32,28 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * A base port with `count` consecutive ports free, for consumers that listen on base + n - 1,
+ * below the kernel's ephemeral range. A base from freePort() lies inside it, and by the time a
+ * later consumer listens, the kernel may have lent its port to an outgoing connection: make
+ * exercise 4 and 8 once found consumer-2's port taken.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  const ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  for (;;) {
+    const base = 10_000 + Math.floor(Math.random() * (ephemeralLow - count - 10_000));
+    if ((await Promise.all(Array.from({ length: count }, (_, i) => canListen(base + i)))).every(Boolean)) return base;
+  }
+}
+
+async function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
  * Starts a built service (services/<name>/dist/main.js, the consumer's bundle, or the operator) as
  * a real process, logs to .lab/test-logs/<label>.log, and resolves once its HTTP API answers
  * /health (healthy or not).
