@@ -364,13 +364,15 @@ export function isDraining(snapshot: MetricsSnapshot, lagThreshold: number, wasD
 }
 
 /**
- * The drain hold, a rule the HPA lacks: no scale-down until a backlog has been drained for the
- * whole scale-down window. Without it a draining backlog steps replicas down one at a time
- * (6, 5, 4, ...) as its recommendations fall, and with Kafka's eager rebalancing every step stops
- * the whole group; with it, one step.
+ * The drain hold, a rule the HPA lacks: no scale-down while a backlog drains, nor until it has
+ * been drained for the whole scale-down window. Without it a draining backlog steps replicas down
+ * one at a time (6, 5, 4, ...) as its recommendations fall, and with Kafka's eager rebalancing
+ * every step stops the whole group; with it, one step. With no window it still holds while the
+ * backlog lasts: a backlog is when the per-replica rate is measured, and a scale-down sized by
+ * the lag alone before that was undone by the capacity rule once the rate came (3 -> 1 -> 2).
  */
-export function drainHold(lastDrainingAt: number | null, spec: AutoscalerSpec, now: number): boolean {
-  return lastDrainingAt !== null && now - lastDrainingAt < spec.scaleDown.stabilizationWindowSeconds * 1000;
+export function drainHold(draining: boolean, lastDrainingAt: number | null, spec: AutoscalerSpec, now: number): boolean {
+  return draining || (lastDrainingAt !== null && now - lastDrainingAt < spec.scaleDown.stabilizationWindowSeconds * 1000);
 }
 
 export function decide({ snapshot, currentReplicas, spec, history, now }: DecisionInput): Decision {
@@ -440,7 +442,7 @@ export function decide({ snapshot, currentReplicas, spec, history, now }: Decisi
   const holds: { by: StageHold; at: number; because?: string }[] = [];
   const stabilised = stabilise(recommendation, currentReplicas, spec, history, now);
   let desired = stabilised;
-  if (stabilised < currentReplicas && drainHold(draining ? now : history.lastDrainingAt, spec, now)) {
+  if (stabilised < currentReplicas && drainHold(draining, history.lastDrainingAt, spec, now)) {
     desired = currentReplicas;
     holds.push({ by: Hold.drainHold, at: desired });
   } else if (stabilised !== recommendation) {
@@ -537,7 +539,9 @@ function holdReason({ by, at, because }: { by: StageHold; at: number; because?: 
     case Hold.rebalanceCost:
       return `held at ${at}: ${because}`;
     case Hold.drainHold:
-      return `held at ${at} until the backlog has been drained for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`;
+      return spec.scaleDown.stabilizationWindowSeconds === 0
+        ? `held at ${at} while the backlog drains`
+        : `held at ${at} until the backlog has been drained for the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`;
     case Hold.scaleDownWindow:
       return `held at ${at} by the ${spec.scaleDown.stabilizationWindowSeconds} s scale-down window`;
     case Hold.scaleUpWindow:

@@ -289,7 +289,7 @@ describe('capacityRule: (arrivals + lag / targetDrainSeconds) / per-replica rate
   });
 });
 
-describe('isDraining and drainHold: no scale-down until a backlog has been gone for the scale-down window', () => {
+describe('isDraining and drainHold: no scale-down while a backlog drains, nor until it has been gone for the scale-down window', () => {
   it.each([
     { name: 'lag at the threshold is a backlog', lag: 100, members: 6, was: false, draining: true },
     { name: 'lag under the threshold is not, from rest', lag: 99, members: 6, was: false, draining: false },
@@ -303,13 +303,16 @@ describe('isDraining and drainHold: no scale-down until a backlog has been gone 
   });
 
   const window = spec({ scaleDown: { stabilizationWindowSeconds: 30 } });
+  const noWindow = spec({ scaleDown: { stabilizationWindowSeconds: 0 } });
   it.each([
-    { name: 'never drained: no hold', lastDrainingAt: null, s: window, held: false },
-    { name: 'drained 29.999 s ago: held', lastDrainingAt: NOW - 29_999, s: window, held: true },
-    { name: 'drained 30 s ago: free', lastDrainingAt: NOW - 30_000, s: window, held: false },
-    { name: 'draining now, no window: free', lastDrainingAt: NOW, s: spec({ scaleDown: { stabilizationWindowSeconds: 0 } }), held: false },
-  ])('drainHold: $name', ({ lastDrainingAt, s, held }) => {
-    expect(drainHold(lastDrainingAt, s, NOW)).toBe(held);
+    { name: 'never drained: no hold', draining: false, lastDrainingAt: null, s: window, held: false },
+    { name: 'draining now: held', draining: true, lastDrainingAt: NOW - 1_000, s: window, held: true },
+    { name: 'drained 29.999 s ago: held', draining: false, lastDrainingAt: NOW - 29_999, s: window, held: true },
+    { name: 'drained 30 s ago: free', draining: false, lastDrainingAt: NOW - 30_000, s: window, held: false },
+    { name: 'draining now, no window: held while it lasts (seed 1285096174 went 3 -> 1 -> 2)', draining: true, lastDrainingAt: NOW - 1_000, s: noWindow, held: true },
+    { name: 'drained a poll ago, no window: free', draining: false, lastDrainingAt: NOW - 1_000, s: noWindow, held: false },
+  ])('drainHold: $name', ({ draining, lastDrainingAt, s, held }) => {
+    expect(drainHold(draining, lastDrainingAt, s, NOW)).toBe(held);
   });
 });
 
@@ -857,6 +860,10 @@ describe('decide: properties', () => {
 
   it('is stable under steady load: repeated polls of one snapshot settle and never flap', () => {
     fc.assert(steadyLoad, { numRuns: 200 });
+  });
+
+  it('is stable under steady load: no scale-down by the lag alone while a backlog lasts, before its rate is known (seed 1285096174 went 3 -> 1 -> 2)', () => {
+    fc.assert(steadyLoad, { seed: 1285096174, path: '52865:0:1:4:4:4:5:0:3:2:0:5:4:4:4:4:4:7:5:5:6:6:6:6:7:6:6:6', endOnFailure: true });
   });
 
   it('is stable under steady load: a step-limited walk from 7 down to 1 (seed -1394441315, once too few polls)', () => {
