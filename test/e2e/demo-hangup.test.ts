@@ -6,18 +6,21 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { isAlive } from '../../operator/src/targets/pid.js';
 import { REPO } from '../support/paths.js';
-import { freePort, freePortRange } from '../support/services.js';
+import { freePortRange } from '../support/services.js';
 
 /*
  * `make demo` in a real terminal (tmux), and the terminal closed under it: the kernel hangs up
  * (SIGHUP) on make, demo.sh and the scenario. Everything the demo started must stop, as on Ctrl-C.
  * The demo runs on ports and directories of its own (LAB_* and KAFKA_PORT, read by hack/lib/lab.sh),
- * so a lab of yours on the usual ports is left alone.
+ * so a lab of yours on the usual ports is left alone. Its logs stay in .lab/test-logs/demo-hangup.
  */
 const run = promisify(execFile);
 const SESSION = `bplab-demo-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'bplab-demo-'));
 const PARTITIONS = 6;
+/** The producer, lag monitor, operator, Kafka and its controller, then one per consumer. */
+const PORTS = 5 + PARTITIONS;
+const logDir = join(REPO, '.lab/test-logs/demo-hangup');
 
 async function portFree(port: number): Promise<boolean> {
   try {
@@ -29,7 +32,7 @@ async function portFree(port: number): Promise<boolean> {
 }
 
 describe('make demo in a terminal that is closed', () => {
-  const env: Record<string, string> = { LAB_RUN_DIR: join(dir, 'run'), LAB_LOG_DIR: join(dir, 'logs') };
+  const env: Record<string, string> = { LAB_RUN_DIR: join(dir, 'run'), LAB_LOG_DIR: logDir };
   const ports: Record<string, number> = {};
 
   afterAll(async () => {
@@ -39,13 +42,12 @@ describe('make demo in a terminal that is closed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('stops Kafka, the services, the consumers and the operator when its terminal goes away', async () => {
-    ports.producer = await freePort();
-    ports.lagMonitor = await freePort();
-    ports.operator = await freePort();
-    ports.kafka = await freePort();
-    ports.kafkaController = await freePort();
-    ports.consumerBase = await freePortRange(PARTITIONS);
+  // Longer than the two waits below together, so that a wait that fails reports what it saw.
+  it('stops Kafka, the services, the consumers and the operator when its terminal goes away', { timeout: 200_000 }, async () => {
+    rmSync(logDir, { recursive: true, force: true });
+    // Below the kernel's ephemeral range, as Kafka and the services listen seconds after the pick.
+    const base = await freePortRange(PORTS);
+    [ports.producer, ports.lagMonitor, ports.operator, ports.kafka, ports.kafkaController, ports.consumerBase] = [base, base + 1, base + 2, base + 3, base + 4, base + 5];
     Object.assign(env, {
       LAB_PRODUCER_PORT: String(ports.producer),
       LAB_LAG_MONITOR_PORT: String(ports.lagMonitor),
@@ -64,7 +66,7 @@ describe('make demo in a terminal that is closed', () => {
         expect(await screen()).toContain('backpressure-lab demo');
         for (const port of [ports.producer, ports.lagMonitor, ports.operator, ports.consumerBase]) expect(await portFree(port!)).toBe(false);
       },
-      { timeout: 120_000, interval: 500 },
+      { timeout: 90_000, interval: 500 },
     );
     const pidFiles = readdirSync(env.LAB_RUN_DIR!).filter((f) => f.endsWith('.pid'));
     expect(pidFiles.sort()).toEqual(['consumer-1.pid', 'lag-monitor.pid', 'operator.pid', 'producer.pid']);
